@@ -1,0 +1,285 @@
+"""The behaviour every IAccountingSystem implementation must show (a contract suite).
+
+Each adapter's test module subclasses :class:`AccountingSystemContract` and
+provides two things: a ``server`` fixture yielding a started
+:class:`adapters.fakes.FakeServer` of its vendor, and ``make_adapter(server,
+**settings)`` building the adapter against it::
+
+    class TestKingdee(AccountingSystemContract):
+        adapter_class = K3CloudAdapter
+
+        @pytest.fixture
+        def server(self):
+            with FakeServer(K3CloudFake()) as server:
+                yield server
+
+        def make_adapter(self, server, **settings):
+            return K3CloudAdapter({"url": server.url, ..., **settings})
+
+The tests talk to the fake over real HTTP on 127.0.0.1 with a 0.5 s read
+timeout, so the whole suite stays fast.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import socket
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from zope.interface.verify import verifyClass, verifyObject
+
+from invoice_archive.accounting import (
+    AccountingError,
+    CheckResult,
+    DraftEntry,
+    DraftVoucher,
+    IAccountingSystem,
+    Outcome,
+    PostResult,
+    RemoteStatus,
+    RemoteVoucher,
+)
+
+D = Decimal
+READ_TIMEOUT = 0.5  # short, yet with room for a busy 2-core CI machine
+HANG = 2.0  # how long the fake holds a reply it was scripted to time out: well above READ_TIMEOUT
+
+
+def make_draft(ref: str = "IA-BX-2024-0031-v1", *, amount: str = "526.00", tax: str = "46.00",
+               credit: str | None = None, period: int = 6, year: int = 2024, book: str = "001",
+               day: int = 28, accounts: tuple[str, str, str] = ("660201", "22210101", "1002")) -> DraftVoucher:
+    """A claim's voucher: expense + input VAT on the debit side, bank on the credit side."""
+    expense, vat, bank = accounts
+    total = D(amount)
+    net = total - D(tax)
+    return DraftVoucher(
+        external_ref=ref, book=book, voucher_word="记", fiscal_year=year, period=period,
+        date=dt.date(year, period, day), preparer="张三", attachment_count=2,
+        entries=(
+            DraftEntry("报销差旅费 BX-2024-0031", expense, net, D("0"), {"department": "财务部"}),
+            DraftEntry("进项税额 BX-2024-0031", vat, D(tax), D("0")),
+            DraftEntry("报销差旅费 BX-2024-0031", bank, D("0"), D(credit) if credit else total),
+        ),
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def net_by_account(*vouchers: RemoteVoucher) -> dict[str, Decimal]:
+    net: dict[str, Decimal] = defaultdict(lambda: D("0"))
+    for voucher in vouchers:
+        for e in voucher.entries:
+            net[e.account_code] += e.debit - e.credit
+    return dict(net)
+
+
+class AccountingSystemContract:
+    """Subclass as ``Test<Vendor>`` and provide ``server`` and ``make_adapter``."""
+
+    adapter_class: type
+
+    # -- what the subclass provides --------------------------------------------
+    @pytest.fixture
+    def server(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError("the adapter's test class provides a started FakeServer")
+
+    def make_adapter(self, server: Any, **settings: Any) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    # -- shared fixtures ------------------------------------------------------------------
+    @pytest.fixture
+    def adapter(self, server: Any) -> Any:
+        server.app.hang_seconds = HANG
+        adapter = self.make_adapter(server, connect_timeout=0.5, read_timeout=READ_TIMEOUT)
+        yield adapter
+        close = getattr(adapter, "close", None)
+        if close:
+            close()
+
+    def stored(self, server: Any, ref: str) -> list[Any]:
+        return [v for v in server.vouchers if v.external_ref == ref]
+
+    # -- the port -------------------------------------------------------------------------
+    def test_implements_the_port(self, adapter: Any) -> None:
+        assert verifyClass(IAccountingSystem, self.adapter_class)
+        assert verifyObject(IAccountingSystem, adapter)
+
+    # -- posting --------------------------------------------------------------------------
+    def test_a_balanced_draft_is_posted_with_a_voucher_number(self, server: Any, adapter: Any) -> None:
+        result = adapter.post(make_draft())
+        assert isinstance(result, PostResult)
+        assert result.status == Outcome.POSTED, result
+        assert result.voucher_number
+        assert result.system_id
+        assert result.already_existed is False
+        [stored] = self.stored(server, "IA-BX-2024-0031-v1")
+        assert stored.debit_total == stored.credit_total == D("526.00")
+
+    def test_find_by_external_ref_finds_the_posted_voucher(self, adapter: Any) -> None:
+        posted = adapter.post(make_draft())
+        found = adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+        assert isinstance(found, RemoteVoucher)
+        assert found.system_id == posted.system_id
+        assert found.voucher_number == posted.voucher_number
+        assert found.external_ref == "IA-BX-2024-0031-v1"
+        assert (found.fiscal_year, found.period, found.date) == (2024, 6, dt.date(2024, 6, 28))
+        assert found.status in (RemoteStatus.SAVED, RemoteStatus.AUDITED, RemoteStatus.POSTED)
+        assert found.debit_total == found.credit_total == D("526.00")
+        assert {e.account_code for e in found.entries} == {"660201", "22210101", "1002"}
+
+    def test_an_unknown_external_ref_is_not_found(self, adapter: Any) -> None:
+        adapter.post(make_draft())
+        assert adapter.find_by_external_ref("IA-BX-2024-9999-v1") is None
+
+    def test_posting_the_same_external_ref_twice_creates_one_voucher(self, server: Any, adapter: Any) -> None:
+        first = adapter.post(make_draft())
+        second = adapter.post(make_draft())
+        assert second.status == Outcome.POSTED
+        assert second.already_existed is True
+        assert (second.voucher_number, second.system_id) == (first.voucher_number, first.system_id)
+        assert len(self.stored(server, "IA-BX-2024-0031-v1")) == 1
+
+    def test_two_claims_get_two_vouchers_with_different_numbers(self, server: Any, adapter: Any) -> None:
+        first = adapter.post(make_draft("IA-BX-2024-0031-v1"))
+        second = adapter.post(make_draft("IA-BX-2024-0032-v1"))
+        assert first.voucher_number != second.voucher_number
+        assert len(server.vouchers) == 2
+
+    # -- refusals --------------------------------------------------------------------------
+    def test_an_unbalanced_draft_is_rejected_with_the_systems_message(self, server: Any, adapter: Any) -> None:
+        result = adapter.post(make_draft(credit="525.00"))
+        assert result.status == Outcome.REJECTED
+        assert result.code == "validation_failed"
+        assert "不平衡" in result.message  # the fake system's own words
+        assert server.vouchers == []
+
+    def test_an_unknown_account_is_rejected_with_the_systems_message(self, server: Any, adapter: Any) -> None:
+        result = adapter.post(make_draft(accounts=("9999", "22210101", "1002")))
+        assert result.status == Outcome.REJECTED
+        assert "9999" in result.message
+        assert server.vouchers == []
+
+    def test_a_validation_message_is_passed_through_verbatim(self, server: Any, adapter: Any) -> None:
+        server.fail_next("validation", message="摘要中含有不允许的字符「#」")
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.REJECTED
+        assert "摘要中含有不允许的字符「#」" in result.message
+        assert server.vouchers == []
+
+    def test_a_closed_period_is_rejected(self, server: Any, adapter: Any) -> None:
+        server.close_period(2024, 6)
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.REJECTED
+        assert result.code == "period_closed"
+        assert result.message
+        assert server.vouchers == []
+        assert result.error().retryable is False
+
+    def test_check_validates_without_writing(self, server: Any, adapter: Any) -> None:
+        good = adapter.check(make_draft())
+        bad = adapter.check(make_draft(credit="525.00"))
+        assert isinstance(good, CheckResult) and good.ok
+        assert not bad.ok and any("不平衡" in m for m in bad.messages)
+        assert server.vouchers == []
+
+    # -- failures --------------------------------------------------------------------------
+    def test_an_authentication_failure_is_permanent_and_not_retried(self, server: Any, adapter: Any) -> None:
+        server.fail_next("auth")
+        with pytest.raises(AccountingError) as info:
+            adapter.post(make_draft())
+        assert info.value.code == "auth_failed"
+        assert info.value.retryable is False
+        assert info.value.message
+        assert server.app.auth_failures == 1, "the adapter retried an authentication failure"
+        assert server.vouchers == []
+
+    def test_an_authentication_failure_on_lookup_raises(self, server: Any, adapter: Any) -> None:
+        server.fail_next("auth")
+        with pytest.raises(AccountingError) as info:
+            adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+        assert info.value.code == "auth_failed"
+        assert not info.value.retryable
+
+    def test_a_timeout_after_commit_is_unknown_and_the_voucher_is_found_after(self, server: Any,
+                                                                              adapter: Any) -> None:
+        server.fail_next("timeout_after_commit")
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.UNKNOWN
+        assert result.code == "timeout_outcome_unknown"
+        assert len(self.stored(server, "IA-BX-2024-0031-v1")) == 1  # the system did commit it
+        found = adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+        assert found is not None and found.voucher_number
+        again = adapter.post(make_draft())
+        assert again.status == Outcome.POSTED and again.already_existed
+        assert again.voucher_number == found.voucher_number
+        assert len(self.stored(server, "IA-BX-2024-0031-v1")) == 1
+
+    def test_a_connection_dropped_after_commit_is_unknown(self, server: Any, adapter: Any) -> None:
+        server.fail_next("drop_after_commit")
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.UNKNOWN
+        assert adapter.find_by_external_ref("IA-BX-2024-0031-v1") is not None
+
+    def test_a_busy_server_is_retryable_and_nothing_is_written(self, server: Any, adapter: Any) -> None:
+        server.fail_next("unavailable")
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.RETRYABLE
+        assert server.vouchers == []
+        assert adapter.post(make_draft()).status == Outcome.POSTED
+
+    def test_a_refused_connection_is_retryable(self, server: Any) -> None:
+        adapter = self.make_adapter(server, url=server.url.replace(f":{server.port}", f":{free_port()}"),
+                                    connect_timeout=0.5, read_timeout=READ_TIMEOUT)
+        result = adapter.post(make_draft())
+        assert result.status == Outcome.RETRYABLE
+        assert result.code == "unreachable"
+        with pytest.raises(AccountingError) as info:
+            adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+        assert info.value.retryable
+
+    # -- polling ---------------------------------------------------------------------------
+    def test_pull_changes_returns_posted_vouchers_and_an_advancing_watermark(self, server: Any,
+                                                                             adapter: Any) -> None:
+        adapter.post(make_draft("IA-BX-2024-0031-v1"))
+        adapter.post(make_draft("IA-BX-2024-0032-v1"))
+        server.app.ledger.post_all()
+        changes, first = adapter.pull_changes(None)
+        by_ref = {v.external_ref: v for v in changes}
+        assert {"IA-BX-2024-0031-v1", "IA-BX-2024-0032-v1"} <= set(by_ref)
+        assert by_ref["IA-BX-2024-0031-v1"].status == RemoteStatus.POSTED
+        assert isinstance(first, str) and first
+
+        again, same = adapter.pull_changes(first)
+        assert again == []
+
+        adapter.post(make_draft("IA-BX-2024-0033-v1"))
+        server.app.ledger.post_all()
+        later, second = adapter.pull_changes(first)
+        assert [v.external_ref for v in later] == ["IA-BX-2024-0033-v1"]
+        assert later[0].status == RemoteStatus.POSTED
+        assert second != first
+        assert adapter.pull_changes(second)[0] == []
+
+    # -- reversal ---------------------------------------------------------------------------
+    def test_reverse_creates_a_reversal_voucher_once(self, server: Any, adapter: Any) -> None:
+        original = adapter.post(make_draft())
+        reversal = adapter.reverse(original.system_id, date=dt.date(2024, 7, 5), reason="发票红冲",
+                                   external_ref="IA-BX-2024-0031-v1-R")
+        assert reversal.status == Outcome.POSTED, reversal
+        assert reversal.voucher_number and reversal.system_id != original.system_id
+        found = adapter.find_by_external_ref("IA-BX-2024-0031-v1-R")
+        assert found is not None and found.system_id == reversal.system_id
+        assert (found.fiscal_year, found.period) == (2024, 7)
+        source = adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+        assert set(net_by_account(source, found).values()) == {D("0")}
+
+        again = adapter.reverse(original.system_id, date=dt.date(2024, 7, 5), reason="发票红冲",
+                                external_ref="IA-BX-2024-0031-v1-R")
+        assert again.status == Outcome.POSTED and again.already_existed
+        assert len(server.vouchers) == 2

@@ -1,0 +1,5 @@
+"""A generic JSON accounting system: the outbound adapter and the inbound report parser."""
+from adapters.generic_json.adapter import GenericJsonAdapter
+from adapters.generic_json.report import parse_voucher_report
+
+__all__ = ["GenericJsonAdapter", "parse_voucher_report"]

@@ -1,0 +1,150 @@
+"""make bench-archive: archive N vouchers (3 invoices each) through the real
+ArchiveService, month by month, and report items per second and peak memory as
+the count grows; then the fixity audit's throughput next to raw SHA-256 over the
+same bytes, in the same process.
+
+    .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL]
+
+The database is built by the migrations (SQLite in a temporary folder by
+default); originals go to a filesystem store there too.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import resource
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from invoice_archive.archive.fixity import audit_fixity  # noqa: E402
+from invoice_archive.archive.store import FileSystemStore  # noqa: E402
+from invoice_archive.cli import alembic_config  # noqa: E402
+from invoice_archive.db import make_engine, session_factory, utcnow  # noqa: E402
+from invoice_archive.digests import sha256_hex, sm3_hex  # noqa: E402
+from invoice_archive.models import (  # noqa: E402
+    ArchiveItem, Claim, ClaimInvoice, ClaimSignoff, Invoice, InvoiceVoucherLink, Organisation, Voucher, VoucherEntry,
+)
+from invoice_archive.services.archive import ArchiveService  # noqa: E402
+from invoice_archive.services.audit import AuditLog  # noqa: E402
+from invoice_archive.synth.xml import SynthInvoice, SynthLine, build_xml_invoice  # noqa: E402
+
+PER_VOUCHER = 3
+
+
+def rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def populate(sessions, store: FileSystemStore, vouchers: int, year: int) -> None:
+    with sessions() as db, db.begin():
+        org = Organisation(name="基准测试单位", tax_id="91110000BENCH0001X", fonds_code="B001")
+        db.add(org)
+    t0 = time.perf_counter()
+    n = 0
+    for start in range(0, vouchers, 500):
+        with sessions() as db, db.begin():
+            for v in range(start, min(vouchers, start + 500)):
+                period = v % 12 + 1
+                invoices = []
+                for k in range(PER_VOUCHER):
+                    n += 1
+                    number = f"24992{n:015d}"
+                    data = build_xml_invoice(SynthInvoice(
+                        number=number, issued=dt.datetime(year, period, 1, 9, 0), buyer_name="基准测试单位",
+                        buyer_tax_id="91110000BENCH0001X", lines=(SynthLine(amount=Decimal("100.00")),)))
+                    sha = sha256_hex(data)
+                    key = f"originals/{sha[:2]}/{sha}.xml"
+                    store.put(key, data)
+                    invoices.append(Invoice(
+                        org_id=org.id, business_key=number, kind="digital_normal", source_format="xml",
+                        number=number, issue_date=dt.date(year, period, 1), seller_name="示例软件服务有限公司",
+                        seller_tax_id="91110000SYNTH0001A", buyer_name="基准测试单位", buyer_tax_id="91110000BENCH0001X",
+                        amount_excl_tax=Decimal("100.00"), tax=Decimal("6.00"), total=Decimal("106.00"),
+                        status="posted", media_type="application/xml", size_bytes=len(data), sha256=sha,
+                        sm3=sm3_hex(data), storage_key=key, document={}, verdict="present_not_verifiable",
+                        verification={"verdict": "present_not_verifiable", "checks": []}, received_by="bench"))
+                total = Decimal("106.00") * PER_VOUCHER
+                claim = Claim(org_id=org.id, number=f"BX-{year}-{v + 1:05d}", title="基准报销", expense_category="travel",
+                              claimant="bench", status="posted", total=total)
+                db.add_all(invoices)
+                db.add(claim)
+                db.flush()
+                for pos, inv in enumerate(invoices, 1):
+                    db.add(ClaimInvoice(claim_id=claim.id, invoice_id=inv.id, position=pos))
+                db.add(ClaimSignoff(claim_id=claim.id, step="经办", actor="bench", role="finance"))
+                voucher = Voucher(org_id=org.id, claim_id=claim.id, voucher_word="记", voucher_number=f"{v + 1:05d}",
+                                  fiscal_year=year, period=period, date=dt.date(year, period, 28),
+                                  external_ref=f"IA-B001-{claim.number}-v1", prepared_by="bench", debit_total=total,
+                                  credit_total=total, attachment_count=PER_VOUCHER, source_system="bench",
+                                  reported_by="bench")
+                db.add(voucher)
+                db.flush()
+                db.add(VoucherEntry(voucher_id=voucher.id, line_no=1, summary="报销", account_code="6602",
+                                    debit=total, credit=Decimal("0")))
+                db.add(VoucherEntry(voucher_id=voucher.id, line_no=2, summary="报销", account_code="2241",
+                                    debit=Decimal("0"), credit=total))
+                for inv in invoices:
+                    db.add(InvoiceVoucherLink(invoice_id=inv.id, voucher_id=voucher.id))
+    print(f"populated {vouchers} vouchers / {n} invoices in {time.perf_counter() - t0:.1f} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vouchers", type=int, default=10_000)
+    parser.add_argument("--database", help="SQLAlchemy URL of an EMPTY database (default: SQLite in a temp dir)")
+    args = parser.parse_args()
+    year = 2024
+    with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
+        url = args.database or f"sqlite:///{tmp}/bench.sqlite"
+        from alembic import command
+
+        command.upgrade(alembic_config(str(ROOT / "development.ini"), url), "head")
+        sessions = session_factory(make_engine(url))
+        store = FileSystemStore(Path(tmp) / "store")
+        populate(sessions, store, args.vouchers, year)
+
+        print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month")
+        print(f"{'months':>6} {'items':>7} {'items/s':>8} {'peak RSS MiB':>13}")
+        done, t0 = 0, time.perf_counter()
+        for period in range(1, 13):
+            with sessions() as db, db.begin():
+                org_id = db.query(Organisation.id).scalar()
+                service = ArchiveService(db, store, AuditLog(db, org_id=org_id, actor="bench", role="archivist"),
+                                         org_id=org_id, actor="bench")
+                items, _, failed = service.archive_period(year, period)
+                assert not failed, failed[:1]
+                done += len(items)
+            elapsed = time.perf_counter() - t0
+            print(f"{period:>6} {done:>7} {done / elapsed:>8.1f} {rss_mib():>13.1f}")
+        print(f"archived {done} items in {time.perf_counter() - t0:.1f} s: {done / (time.perf_counter() - t0):.1f} items/s")
+
+        with sessions() as db:
+            expected = [(k, s, n) for k, s, n in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,
+                                                          ArchiveItem.package_size)]
+            expected += [(k, s, n) for k, s, n in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)]
+        t0 = time.perf_counter()
+        report = audit_fixity(store, expected)
+        fixity_s = time.perf_counter() - t0
+        assert report.passed
+        total = sum(n for _, _, n in expected)
+        blobs = [store.get(k) for k, _, _ in expected[:2000]]
+        sample = sum(len(b) for b in blobs)
+        t0 = time.perf_counter()
+        for b in blobs:
+            hashlib.sha256(b).hexdigest()
+        raw = sample / (time.perf_counter() - t0)
+        print(f"\nfixity audit: {len(expected)} objects, {total / 2**20:.1f} MiB in {fixity_s:.2f} s = "
+              f"{total / 2**20 / fixity_s:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s); raw SHA-256 in "
+              f"memory on the same objects: {raw / 2**20:.1f} MiB/s; ratio {raw / (total / fixity_s):.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

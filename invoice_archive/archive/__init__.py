@@ -1,0 +1,1 @@
+"""Archiving: stores, packaging, archival codes and the four-property checks (pure core)."""

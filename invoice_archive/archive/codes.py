@@ -1,0 +1,63 @@
+"""Archival codes (档号) per DA/T 94 §8.7 and retention per 会计档案管理办法 (79号令)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+# 79号令 retention table (years; None = permanent), by record category
+RETENTION_YEARS: dict[str, int | None] = {
+    "original_voucher": 30,     # 原始凭证
+    "voucher": 30,              # 记账凭证
+    "ledger": 30,               # 总账、明细账、日记账
+    "monthly_report": 10,       # 月度、季度、半年度财务会计报告
+    "annual_report": None,      # 年度财务会计报告: 永久
+    "bank_statement": 10,       # 银行存款余额调节表、银行对账单
+    "transfer_list": 30,        # 会计档案移交清册
+    "custody_list": None,       # 会计档案保管清册: 永久
+    "destruction_list": None,   # 会计档案销毁清册: 永久
+    "appraisal_opinion": None,  # 会计档案鉴定意见书: 永久
+}
+
+
+def retention_code(years: int | None) -> str:
+    return "Y" if years is None else f"D{years}"
+
+
+def retention_until(fiscal_year: int, years: int | None) -> dt.date | None:
+    """Retention counts from the first day after the fiscal year's end."""
+    if years is None:
+        return None
+    return dt.date(fiscal_year + years, 12, 31)
+
+
+@dataclass(frozen=True)
+class ArchivalCode:
+    fonds: str          # 全宗号
+    class_code: str     # 类别号, e.g. PZ·2024·D30 (形式·年度·期限)
+    volume: int         # 案卷号
+    item: int           # 件号
+
+    def __str__(self) -> str:
+        return f"{self.fonds}-{self.class_code}-{self.volume:04d}-{self.item:04d}"
+
+
+DEFAULT_CLASS_SCHEME = "PZ·{year}·{retention}"
+
+
+def voucher_class_code(fiscal_year: int, years: int | None, scheme: str = DEFAULT_CLASS_SCHEME) -> str:
+    """The 类别号 from a classification scheme (default 形式·年度·期限: PZ·2024·D30).
+    Fields: {year}, {retention}. Parts are upper-case pinyin letters or digits joined by "·"."""
+    code = scheme.format(year=fiscal_year, retention=retention_code(years))
+    if not all(part and part.isascii() and part.replace("-", "").isalnum() and part == part.upper()
+               for part in code.split("·")):
+        raise ValueError(f"archive.class_scheme gives {code!r}: parts must be upper-case letters or digits joined by ·")
+    return code
+
+
+def retention_from_settings(settings: Any, category: str = "voucher") -> int | None:
+    """Years to keep a category (archive.retention.<category>: a number, or 永久/permanent)."""
+    value = str(settings.get(f"archive.retention.{category}", RETENTION_YEARS[category])).strip()
+    if value in ("None", "permanent", "永久", "Y"):
+        return None
+    return int(value)

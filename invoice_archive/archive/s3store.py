@@ -1,0 +1,271 @@
+"""An archive store on S3-compatible object storage (AWS S3, SeaweedFS, MinIO, Ceph RGW ...).
+
+Configured from a URL and credentials kept out of it::
+
+    s3://bucket/prefix?endpoint=http://127.0.0.1:8333&region=us-east-1
+
+Query options: ``endpoint`` (omit for AWS), ``region`` (default ``us-east-1``),
+``addressing`` (``path``, the default with a custom endpoint, or ``virtual``),
+``conditional`` (``auto`` default / ``true`` / ``false``, see below).
+Credentials: settings ``archive.s3.access_key_id`` / ``archive.s3.secret_access_key``
+(/ ``archive.s3.session_token``), otherwise boto3's own chain (``AWS_ACCESS_KEY_ID``,
+``AWS_SECRET_ACCESS_KEY``, profiles, instance roles).
+
+**Never overwrites.** ``put`` first asks whether the key exists (HEAD): if it does,
+the stored bytes are compared (same bytes: a no-op returning False; different:
+:class:`ObjectExists`). Otherwise it writes with a conditional PUT
+(``If-None-Match: *``), which the server refuses with 412 when another writer got
+there first; the stored object is then compared as above. Servers that answer the
+condition with 501/NotImplemented are remembered as not supporting it (mode
+``auto``) and get a plain PUT followed by a read-back that verifies the stored
+bytes are ours.
+
+The race, stated plainly: without conditional writes (``conditional=false`` or a
+server that lacks them), two writers that both see "absent" between HEAD and PUT
+both write, and the last one wins. The read-back makes the loser notice (it
+raises ObjectExists), but the winner's object may have replaced the loser's for a
+moment; a server that *ignores* ``If-None-Match`` instead of refusing it looks
+like one that honours it. Where that matters, enable bucket versioning and S3
+Object Lock (WORM) on the bucket: then nothing is ever lost, whatever the client
+does. Keys are unique per archive item here, so concurrent writers of one key are
+in practice the same item retried, i.e. the same bytes.
+
+A retried PUT whose first attempt did land sees 412 and then its own bytes, so it
+returns False ("already there") rather than True: the object is then not removed
+if the transaction aborts, which leaves a correct but unreferenced object.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
+from urllib.parse import parse_qs, quote, urlencode, urlparse
+
+from zope.interface import implementer
+
+from invoice_archive.archive.store import ObjectExists
+from invoice_archive.interfaces import IArchiveStore
+
+
+class StoreError(OSError):
+    """The object store could not be reached or refused a request (an OSError, so
+    callers that map OSError to "store unavailable" handle it)."""
+
+
+def _check_key(key: str) -> None:
+    parts = key.split("/")
+    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"bad store key {key!r}")
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _error_code(exc: Exception) -> tuple[str, int]:
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+@implementer(IArchiveStore)
+class S3Store:
+    """Write-once objects in one bucket, under an optional key prefix."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, client: Any = None, endpoint_url: str | None = None,
+                 region: str | None = None, access_key_id: str | None = None,
+                 secret_access_key: str | None = None, session_token: str | None = None,
+                 addressing_style: str | None = None, conditional: str = "auto",
+                 connect_timeout: float = 10, read_timeout: float = 60, max_attempts: int = 3) -> None:
+        if not bucket:
+            raise ValueError("S3 store needs a bucket: s3://bucket/prefix")
+        if conditional not in ("auto", "true", "false"):
+            raise ValueError(f"conditional must be auto, true or false, not {conditional!r}")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.endpoint_url = endpoint_url
+        self.region = region or "us-east-1"
+        self.conditional = conditional
+        self._conditional_supported = conditional != "false"
+        query = {"endpoint": endpoint_url, "region": self.region if region else None}
+        query_text = urlencode({k: v for k, v in query.items() if v}, safe=":/")
+        self.url = f"s3://{bucket}/{quote(self.prefix.rstrip('/'))}" + (f"?{query_text}" if query_text else "")
+        if client is None:
+            import boto3
+            from botocore.config import Config
+
+            style = addressing_style or ("path" if endpoint_url else "auto")
+            client = boto3.session.Session().client(
+                "s3", endpoint_url=endpoint_url, region_name=self.region, aws_access_key_id=access_key_id,
+                aws_secret_access_key=secret_access_key, aws_session_token=session_token,
+                config=Config(s3={"addressing_style": style}, connect_timeout=connect_timeout,
+                              read_timeout=read_timeout, retries={"max_attempts": max_attempts, "mode": "standard"}))
+        self.client = client
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r})"
+
+    @classmethod
+    def from_url(cls, url: str, settings: Mapping[str, Any] | None = None, **kw: Any) -> S3Store:
+        parsed = urlparse(url)
+        if parsed.scheme != "s3":
+            raise ValueError(f"not an s3:// URL: {url}")
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        settings = settings or {}
+        unknown = set(query) - {"endpoint", "region", "addressing", "conditional"}
+        if unknown:
+            raise ValueError(f"unknown option(s) in archive store URL: {', '.join(sorted(unknown))}")
+        if parsed.username or parsed.password:
+            raise ValueError("put S3 credentials in settings or the environment, not in the store URL")
+        conditional = query.get("conditional", "auto").lower()
+        return cls(
+            parsed.netloc, parsed.path,
+            endpoint_url=query.get("endpoint") or settings.get("archive.s3.endpoint") or None,
+            region=query.get("region") or settings.get("archive.s3.region") or None,
+            access_key_id=settings.get("archive.s3.access_key_id") or None,
+            secret_access_key=settings.get("archive.s3.secret_access_key") or None,
+            session_token=settings.get("archive.s3.session_token") or None,
+            addressing_style=query.get("addressing"), conditional=conditional, **kw,
+        )
+
+    # -- helpers ----------------------------------------------------------------------
+    def _key(self, key: str) -> str:
+        _check_key(key)
+        return self.prefix + key
+
+    def _fail(self, action: str, key: str, exc: Exception) -> StoreError:
+        return StoreError(f"对象存储 {self.url} {action} {key} 失败：{exc}")
+
+    def _call(self, action: str, key: str, fn: Any, **kw: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(**kw)
+        except ClientError:
+            raise
+        except BotoCoreError as exc:
+            raise self._fail(action, key, exc) from exc
+
+    def _same_or_raise(self, key: str, data: bytes) -> bool:
+        try:
+            stored = self.get(key)
+        except KeyError:
+            raise StoreError(f"对象存储 {self.url} 报告 {key} 已存在，却读不到它") from None
+        if stored == data:
+            return False
+        raise ObjectExists(key)
+
+    # -- IArchiveStore ----------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        full = self._key(key)
+        if self.exists(key):
+            return self._same_or_raise(key, data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        kw: dict[str, Any] = {"Bucket": self.bucket, "Key": full, "Body": data, "Metadata": {"sha256": sha256}}
+        conditional = self._conditional_supported
+        if conditional:
+            kw["IfNoneMatch"] = "*"
+        try:
+            self._call("写入", key, self.client.put_object, **kw)
+        except ClientError as exc:
+            code, status = _error_code(exc)
+            if status == 412 or code == "PreconditionFailed":
+                return self._same_or_raise(key, data)
+            if status == 409 or code == "ConditionalRequestConflict":   # a concurrent conditional write
+                return self._same_or_raise(key, data)
+            if conditional and self.conditional == "auto" and (status == 501 or code == "NotImplemented"):
+                self._conditional_supported = False
+                return self.put(key, data)
+            raise self._fail("写入", key, exc) from exc
+        if not conditional:
+            # head-then-put: read back and make sure the stored object is ours
+            self._same_or_raise(key, data)
+        return True
+
+    def get(self, key: str) -> bytes:
+        with self.open_stream(key) as body:
+            return body.read()
+
+    def open_stream(self, key: str) -> IO[bytes]:
+        """A streaming body (read in chunks for fixity audits); KeyError when absent."""
+        from botocore.exceptions import ClientError
+
+        full = self._key(key)
+        try:
+            response = self._call("读取", key, self.client.get_object, Bucket=self.bucket, Key=full)
+        except ClientError as exc:
+            code, status = _error_code(exc)
+            if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
+                raise KeyError(key) from None
+            raise self._fail("读取", key, exc) from exc
+        return response["Body"]
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        full = self._key(key)
+        try:
+            self._call("查询", key, self.client.head_object, Bucket=self.bucket, Key=full)
+        except ClientError as exc:
+            code, status = _error_code(exc)
+            if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
+                return False
+            raise self._fail("查询", key, exc) from exc
+        return True
+
+    def delete_created(self, key: str) -> None:
+        from botocore.exceptions import ClientError
+
+        full = self._key(key)
+        try:
+            self._call("删除", key, self.client.delete_object, Bucket=self.bucket, Key=full)
+        except ClientError as exc:
+            code, status = _error_code(exc)
+            if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
+                return
+            raise self._fail("删除", key, exc) from exc
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every key under prefix, in the server's order (UTF-8 binary order on S3)."""
+        from botocore.exceptions import ClientError
+
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + prefix):
+                for obj in page.get("Contents", ()):
+                    yield obj["Key"][len(self.prefix):]
+        except ClientError as exc:
+            raise self._fail("列出", prefix or "/", exc) from exc
+
+    # -- administration ---------------------------------------------------------------
+    def ensure_bucket(self) -> None:
+        """Create the bucket if it does not exist (for development and tests)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError:
+            pass
+        try:
+            self.client.create_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code, _ = _error_code(exc)
+            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise self._fail("创建存储桶", self.bucket, exc) from exc
+
+
+def credentials_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``ARCHIVE_S3_ACCESS_KEY_ID`` / ``ARCHIVE_S3_SECRET_ACCESS_KEY`` as settings keys
+    (for callers whose settings layer does not map them; boto3 reads ``AWS_*`` itself)."""
+    environ = os.environ if environ is None else environ
+    out = {}
+    for name in ("access_key_id", "secret_access_key", "session_token"):
+        value = environ.get(f"ARCHIVE_S3_{name.upper()}")
+        if value:
+            out[f"archive.s3.{name}"] = value
+    return out

@@ -1,0 +1,171 @@
+"""The `invoice-archive` console script.
+
+    invoice-archive [-c development.ini] db upgrade
+    invoice-archive org create --name N --tax-id T --fonds F
+    invoice-archive token create --org T --role R [--name NAME]
+    invoice-archive demo-setup
+    invoice-archive synth-invoice --number N --out FILE
+    invoice-archive inspect FILE... [--json]
+    invoice-archive verify FILE... [--json]
+
+Settings come from the ini file's [app:main] section; environment variables
+(DATABASE_URL, ARCHIVE_STORE_URL, ...) override them, as for the service.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from invoice_archive.settings import Settings, merge_environ, parse
+
+# optional sub-commands contributed by other modules: (module, ...)
+PLUGINS = ("invoice_archive.cli.inspect", "invoice_archive.cli.verify", "invoice_archive.cli.verify_bundle",
+           "invoice_archive.cli.audit", "invoice_archive.cli.archive",
+           "invoice_archive.cli.worker", "adapters.fakes.cli", "adapters.taxplatform.cli")
+
+
+def load_settings(ini: str) -> tuple[dict[str, Any], Settings]:
+    from pyramid.paster import get_appsettings
+
+    path = Path(ini)
+    if not path.is_file():
+        raise SystemExit(f"配置文件 {ini} 不存在（用 -c 指定）")
+    raw = merge_environ(dict(get_appsettings(str(path.resolve()), name="main")))
+    return raw, parse(raw)
+
+
+def alembic_config(ini: str, database_url: str) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(Path(ini).resolve()))
+    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "migrations"))
+    cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from alembic import command
+
+    _, typed = load_settings(args.config)
+    if typed.database_url.startswith("sqlite:///"):
+        Path(typed.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    cfg = alembic_config(args.config, typed.database_url)
+    if args.action == "upgrade":
+        command.upgrade(cfg, args.revision)
+    elif args.action == "check":
+        command.check(cfg)
+    elif args.action == "current":
+        command.current(cfg, verbose=True)
+    return 0
+
+
+def _session(args: argparse.Namespace) -> Any:
+    from invoice_archive.db import make_engine, session_factory
+
+    _, typed = load_settings(args.config)
+    return session_factory(make_engine(typed.database_url))()
+
+
+def cmd_org(args: argparse.Namespace) -> int:
+    from invoice_archive.services.admin import create_org
+
+    with _session(args) as db, db.begin():
+        org = create_org(db, name=args.name, tax_id=args.tax_id, fonds_code=args.fonds)
+        print(f"organisation {org.id}: {org.name} ({org.tax_id}), 全宗号 {org.fonds_code}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from invoice_archive.services.admin import AdminError, create_token
+
+    with _session(args) as db, db.begin():
+        try:
+            token, row = create_token(db, org=args.org, role=args.role, name=args.name)
+        except AdminError as exc:
+            print(f"error: {exc.code}: {exc}", file=sys.stderr)
+            return 2
+        print(f"token {row.id} for {row.name} (role {row.role}, organisation {row.org_id}); shown once:",
+              file=sys.stderr)
+        print(token)
+    return 0
+
+
+def cmd_demo_setup(args: argparse.Namespace) -> int:
+    from invoice_archive.services.admin import demo_setup
+
+    with _session(args) as db, db.begin():
+        tokens = demo_setup(db)
+    for role, token in tokens.items():
+        print(f"{role:<18} {token}")
+    return 0
+
+
+def cmd_synth_invoice(args: argparse.Namespace) -> int:
+    from invoice_archive.synth.xml import SynthInvoice, build_xml_invoice
+
+    inv = SynthInvoice(number=args.number, buyer_name=args.buyer_name, buyer_tax_id=args.buyer_tax_id)
+    data = build_xml_invoice(inv)
+    if args.out == "-":
+        sys.stdout.buffer.write(data)
+    else:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_bytes(data)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="invoice-archive", description="电子发票报销入账归档服务")
+    parser.add_argument("-c", "--config", default="development.ini", help="ini file (default development.ini)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema (alembic migrations)")
+    db.add_argument("action", choices=["upgrade", "check", "current"])
+    db.add_argument("revision", nargs="?", default="head")
+    db.set_defaults(func=cmd_db)
+
+    org = sub.add_parser("org", help="organisations (会计主体 / 全宗)")
+    org.add_argument("action", choices=["create"])
+    org.add_argument("--name", required=True)
+    org.add_argument("--tax-id", required=True)
+    org.add_argument("--fonds", required=True, help="全宗号, e.g. Z001")
+    org.set_defaults(func=cmd_org)
+
+    tok = sub.add_parser("token", help="API tokens")
+    tok.add_argument("action", choices=["create"])
+    tok.add_argument("--org", required=True, help="the organisation's tax ID, fonds code or id")
+    tok.add_argument("--role", required=True,
+                     choices=["finance", "approver", "accounting_system", "auditor", "archivist", "admin"])
+    tok.add_argument("--name", help="who holds the token (shown in the audit log)")
+    tok.set_defaults(func=cmd_token)
+
+    demo = sub.add_parser("demo-setup", help="create the demo organisation and print one token per role")
+    demo.set_defaults(func=cmd_demo_setup)
+
+    synth = sub.add_parser("synth-invoice", help="write a synthetic fully digital invoice (XML) for demos")
+    synth.add_argument("--number", default="24992000000000000001", help="20-digit invoice number")
+    synth.add_argument("--buyer-name", default="演示科技有限公司")
+    synth.add_argument("--buyer-tax-id", default="91110000DEMO00001X")
+    synth.add_argument("--out", default="-", help="file to write (default: standard output)")
+    synth.set_defaults(func=cmd_synth_invoice)
+
+    for name in PLUGINS:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "func", None) or args.handler
+    return int(handler(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

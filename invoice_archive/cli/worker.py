@@ -1,0 +1,74 @@
+"""`invoice-archive worker` (sends the outbox) and `invoice-archive sync` (pulls the
+accounting system's vouchers). Several workers may run at once: each message is
+leased by one of them (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import time
+from typing import Any
+
+from pyramid.path import DottedNameResolver
+
+log = logging.getLogger(__name__)
+
+
+def build(args: argparse.Namespace, *, need_accounting: bool) -> tuple[Any, Any, Any, dict[str, Any]]:
+    """Sessions, the accounting system and the tax platform the settings name."""
+    from invoice_archive.cli import load_settings
+    from invoice_archive.db import make_engine, session_factory
+
+    raw, typed = load_settings(args.config)
+    resolve = DottedNameResolver().maybe_resolve
+    accounting = resolve(typed.accounting_backend)(raw) if typed.accounting_backend else None
+    platform_name = str(raw.get("taxplatform.backend", "")).strip()
+    platform = resolve(platform_name)(raw) if platform_name else None
+    if need_accounting and accounting is None:
+        raise SystemExit("accounting.backend (ACCOUNTING_BACKEND) is not set: there is no accounting system to talk to")
+    if accounting is None and platform is None:
+        raise SystemExit("neither accounting.backend nor taxplatform.backend is set: the worker has nothing to send")
+    return session_factory(make_engine(typed.database_url)), accounting, platform, raw
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    from invoice_archive.posting.drafting import AccountMapping
+    from invoice_archive.services.compliance import CompliancePolicy
+    from invoice_archive.services.posting import OutboxWorker, WorkerPolicy
+
+    sessions, accounting, platform, raw = build(args, need_accounting=False)
+    worker = OutboxWorker(sessions, accounting, AccountMapping.from_settings(raw) if accounting else None,
+                          taxplatform=platform, posting_purpose=CompliancePolicy.from_settings(raw).posting_purpose,
+                          policy=WorkerPolicy.from_settings(raw))
+    stop = False
+
+    def _stop(*_: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    while True:
+        n = worker.run_once()
+        if n:
+            print(f"processed {n} outbox message(s)", flush=True)
+        if args.once or stop:
+            return 0
+        time.sleep(args.poll)
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    from invoice_archive.services.posting import SyncService
+
+    sessions, accounting, _, _ = build(args, need_accounting=True)
+    counts = SyncService(sessions, accounting).run_once()
+    print(f"sync {accounting.name}: {counts['seen']} change(s) seen, {counts['linked']} voucher(s) linked")
+    return 0
+
+
+def add_parser(sub: Any) -> None:
+    worker = sub.add_parser("worker", help="send the outbox to the accounting system (posting, reversals)")
+    worker.add_argument("--once", action="store_true", help="process what is due, then exit")
+    worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls (default 2)")
+    worker.set_defaults(func=run_worker)
+    sync = sub.add_parser("sync", help="pull vouchers posted in the accounting system and link them to claims")
+    sync.set_defaults(func=run_sync)

@@ -1,0 +1,31 @@
+"""Digests of bytes as received: SHA-256 and SM3 (GB/T 32905).
+
+SM3 comes from hashlib where OpenSSL has it, otherwise from the native GmSSL
+binding (gmssl-pyx); the signature verifier uses the same function.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+
+def _pick_sm3() -> Callable[[bytes], bytes]:
+    try:
+        hashlib.new("sm3", b"abc")
+    except ValueError:   # OpenSSL built without SM3
+        import gmssl_pyx
+
+        return lambda data: bytes(gmssl_pyx.sm3_hash(data))
+    return lambda data: hashlib.new("sm3", data).digest()
+
+
+#: SM3 of bytes, as 32 raw bytes
+sm3_digest: Callable[[bytes], bytes] = _pick_sm3()
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sm3_hex(data: bytes) -> str:
+    return sm3_digest(data).hex()

@@ -1,0 +1,17 @@
+"""The domain model. Importing this package registers every table on Base.metadata."""
+from invoice_archive.db import Base
+from invoice_archive.models.archive import ArchiveItem
+from invoice_archive.models.audit import AuditChainHead, AuditEvent
+from invoice_archive.models.compliance import Alert, TaxCheck
+from invoice_archive.models.claim import Claim, ClaimInvoice, ClaimSignoff, ClaimStatus
+from invoice_archive.models.invoice import Invoice, InvoiceStatus
+from invoice_archive.models.org import ApiToken, Organisation, Role, Sequence
+from invoice_archive.models.outbox import OutboxMessage, OutboxStatus, SyncState
+from invoice_archive.models.voucher import InvoiceVoucherLink, Voucher, VoucherEntry
+
+__all__ = [
+    "Alert", "AuditChainHead", "TaxCheck",
+    "ApiToken", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
+    "ClaimStatus", "Invoice", "InvoiceStatus", "InvoiceVoucherLink", "Organisation", "OutboxMessage",
+    "OutboxStatus", "Role", "Sequence", "SyncState", "Voucher", "VoucherEntry",
+]

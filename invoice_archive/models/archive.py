@@ -1,0 +1,51 @@
+"""Archive items (件): one posted voucher with its claim and original invoices, packaged."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from invoice_archive.db import Base, UTCDateTime, utcnow
+from invoice_archive.models.types import JSONDoc
+from invoice_archive.models.voucher import Voucher
+
+
+class ArchiveItem(Base):
+    __tablename__ = "archive_items"
+    __table_args__ = (
+        # never archived twice: one item per voucher unless an archivist withdrew it
+        Index("uq_archive_items_voucher_current", "voucher_id", unique=True,
+              sqlite_where=text("withdrawn_at IS NULL"), postgresql_where=text("withdrawn_at IS NULL")),
+        UniqueConstraint("org_id", "archival_code", name="uq_archive_items_org_archival_code"),
+        UniqueConstraint("org_id", "class_code", "volume_no", "item_no", name="uq_archive_items_org_class_item"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"))
+    archival_code: Mapped[str] = mapped_column(String(80))      # 档号
+    fonds_code: Mapped[str] = mapped_column(String(20))         # 全宗号
+    class_code: Mapped[str] = mapped_column(String(40))         # 类别号, e.g. PZ·2024·D30
+    volume_no: Mapped[int] = mapped_column(Integer)             # 案卷号
+    item_no: Mapped[int] = mapped_column(Integer)               # 件号
+    fiscal_year: Mapped[int] = mapped_column(Integer)
+    period: Mapped[int] = mapped_column(Integer)
+    retention: Mapped[str] = mapped_column(String(8))           # D30 / Y (永久)
+    retention_until: Mapped[dt.date | None] = mapped_column(Date)
+    package_key: Mapped[str] = mapped_column(String(255))
+    package_sha256: Mapped[str] = mapped_column(String(64))
+    package_sm3: Mapped[str] = mapped_column(String(64))
+    package_size: Mapped[int] = mapped_column(BigInteger)
+    manifest: Mapped[list[dict[str, Any]]] = mapped_column(JSONDoc)
+    archived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    archived_by: Mapped[str] = mapped_column(String(100))
+    checks: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc, nullable=True)   # four-property report at archiving
+    # the archived mark removed by an archivist (for manual re-archiving); the only
+    # columns that may ever change, once, from NULL (enforced by triggers)
+    withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by: Mapped[str | None] = mapped_column(String(100))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    voucher: Mapped[Voucher] = relationship()

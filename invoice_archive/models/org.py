@@ -1,0 +1,71 @@
+"""Organisations (会计主体 / 全宗), their API tokens and per-organisation counters."""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from invoice_archive.db import Base, UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    FINANCE = "finance"
+    APPROVER = "approver"
+    ACCOUNTING_SYSTEM = "accounting_system"
+    AUDITOR = "auditor"
+    ARCHIVIST = "archivist"
+    ADMIN = "admin"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tax_id: Mapped[str] = mapped_column(String(20), unique=True)
+    fonds_code: Mapped[str] = mapped_column(String(20), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="org")
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored; the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('finance','approver','accounting_system','auditor','archivist','admin')",
+            name="role_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(32))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    org: Mapped[Organisation] = relationship(back_populates="tokens")
+
+
+class Sequence(Base):
+    """Gap-free counters per organisation (claim numbers, archive item numbers).
+
+    A counter row is locked for update by the transaction that takes a number,
+    so numbers are consecutive even under concurrent requests, and a rolled
+    back transaction gives its number back.
+    """
+
+    __tablename__ = "sequences"
+    __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    value: Mapped[int] = mapped_column(Integer, default=0)

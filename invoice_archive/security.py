@@ -1,0 +1,128 @@
+"""Who may do what: API tokens (Bearer, stored as SHA-256), one role each, one organisation each.
+
+Permissions are `resource:action`; each role has a fixed set. Every view must
+name a permission: the default permission is one nobody holds, so a forgotten
+one denies.
+"""
+from __future__ import annotations
+
+import enum
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pyramid.security import Allowed, Denied
+from pyramid.request import Request
+from sqlalchemy import select
+
+from invoice_archive.models import ApiToken, Role
+
+TOKEN_PREFIX = "ia_"
+DENY_ALL = "__no_permission_declared__"
+#: the auditors' web sign-in cookie (HttpOnly, SameSite=Strict, path /audit): accepted on web.* routes only
+WEB_COOKIE = "ia_web_token"
+
+
+class Permissions(enum.StrEnum):
+    INVOICES_CREATE = "invoices:create"
+    INVOICES_READ = "invoices:read"
+    CLAIMS_CREATE = "claims:create"
+    CLAIMS_READ = "claims:read"
+    CLAIMS_SUBMIT = "claims:submit"
+    CLAIMS_APPROVE = "claims:approve"
+    VOUCHERS_REPORT = "vouchers:report"
+    VOUCHERS_READ = "vouchers:read"
+    VOUCHERS_REVERSE = "vouchers:reverse"
+    CLAIMS_POST = "claims:post"
+    ARCHIVE_CREATE = "archive:create"
+    ARCHIVE_READ = "archive:read"
+    ARCHIVE_DOWNLOAD = "archive:download"
+    AUDIT_READ = "audit:read"
+    SEARCH_READ = "search:read"            # auditors' search (every search is audited)
+    BUNDLES_DOWNLOAD = "bundles:download"  # a voucher's signed evidence bundle
+
+
+P = Permissions
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.FINANCE: frozenset({P.INVOICES_CREATE, P.INVOICES_READ, P.CLAIMS_CREATE, P.CLAIMS_READ,
+                             P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_READ, P.VOUCHERS_REVERSE}),
+    Role.APPROVER: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.CLAIMS_APPROVE, P.VOUCHERS_READ}),
+    Role.ACCOUNTING_SYSTEM: frozenset({P.INVOICES_CREATE, P.INVOICES_READ, P.CLAIMS_CREATE, P.CLAIMS_READ,
+                                       P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_REPORT, P.VOUCHERS_READ,
+                                       P.VOUCHERS_REVERSE}),
+    Role.AUDITOR: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_READ,
+                             P.ARCHIVE_DOWNLOAD, P.AUDIT_READ, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
+    Role.ARCHIVIST: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_CREATE,
+                               P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
+    Role.ADMIN: frozenset(p.value for p in Permissions),
+}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The caller, as plain data."""
+
+    token_id: int
+    name: str
+    role: str
+    org_id: int
+
+    @property
+    def actor(self) -> str:
+        return self.name
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> tuple[str, str]:
+    """A fresh token and its stored hash."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_token(token)
+
+
+class SecurityPolicy:
+    def identity(self, request: Request) -> Identity | None:
+        route = getattr(request, "matched_route", None)
+        if route is not None and route.name.startswith("web."):
+            # the auditors' web pages take the sign-in cookie only; the API never does
+            token = request.cookies.get(WEB_COOKIE, "")
+            if not token.strip():
+                return None
+        else:
+            header = request.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return None
+        row = request.db.execute(
+            select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip()),
+                                   ApiToken.revoked_at.is_(None))
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        return Identity(token_id=row.id, name=row.name, role=row.role, org_id=row.org_id)
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        ident = request.identity
+        return None if ident is None else str(ident.token_id)
+
+    def permits(self, request: Request, context: Any, permission: str) -> Allowed | Denied:
+        ident = request.identity
+        if ident is None:
+            return Denied("not authenticated")
+        if permission in ROLE_PERMISSIONS.get(ident.role, frozenset()):
+            return Allowed(f"role {ident.role} has {permission}")
+        return Denied(f"role {ident.role} lacks {permission}")
+
+    def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
+        return []
+
+    def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
+        return []
+
+
+def includeme(config: Any) -> None:
+    config.set_security_policy(SecurityPolicy())
+    config.set_default_permission(DENY_ALL)

@@ -1,0 +1,57 @@
+"""Administration: organisations, tokens and the demo set-up (used by the CLI)."""
+from __future__ import annotations
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from invoice_archive.models import ApiToken, Organisation, Role
+from invoice_archive.security import new_token
+
+DEMO_ORG = {"name": "演示科技有限公司", "tax_id": "91110000DEMO00001X", "fonds_code": "Z001"}
+DEMO_PEOPLE = {
+    Role.FINANCE: "张经办", Role.APPROVER: "李审核", Role.ACCOUNTING_SYSTEM: "总账系统",
+    Role.AUDITOR: "王审计", Role.ARCHIVIST: "赵档案", Role.ADMIN: "管理员",
+}
+
+
+class AdminError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def create_org(db: Session, *, name: str, tax_id: str, fonds_code: str) -> Organisation:
+    org = Organisation(name=name, tax_id=tax_id.strip().upper(), fonds_code=fonds_code.strip().upper())
+    db.add(org)
+    db.flush()
+    return org
+
+
+def find_org(db: Session, ref: str) -> Organisation | None:
+    clauses = [Organisation.tax_id == ref.upper(), Organisation.fonds_code == ref.upper()]
+    if ref.isdigit():
+        clauses.append(Organisation.id == int(ref))
+    return db.execute(select(Organisation).where(or_(*clauses))).scalars().first()
+
+
+def create_token(db: Session, *, org: str, role: str, name: str | None = None) -> tuple[str, ApiToken]:
+    found = find_org(db, org)
+    if found is None:
+        raise AdminError("org_not_found", f"organisation {org} not found (give its tax ID, fonds code or id)")
+    token, digest = new_token()
+    row = ApiToken(org_id=found.id, name=name or f"{role}@{found.fonds_code}", role=Role(role),
+                   token_hash=digest, prefix=token[:10])
+    db.add(row)
+    db.flush()
+    return token, row
+
+
+def demo_setup(db: Session) -> dict[str, str]:
+    """The demo organisation (created once) and a fresh token for each demo person."""
+    org = find_org(db, DEMO_ORG["tax_id"]) or create_org(db, **DEMO_ORG)
+    tokens = {}
+    for role, person in DEMO_PEOPLE.items():
+        tokens[role.value] = create_token(db, org=org.tax_id, role=role, name=person)[0]
+    # a second approver, so that 审核 and 审批 are different people
+    tokens["approver2"] = create_token(db, org=org.tax_id, role=Role.APPROVER, name="陈审批")[0]
+    return tokens

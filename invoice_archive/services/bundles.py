@@ -1,0 +1,291 @@
+"""The auditor's evidence: a voucher's signed bundle, invoice renditions and
+authenticity badges, each access written to the audit log.
+
+The bundle is assembled from the database and the archive store by the pure
+:func:`invoice_archive.bundle.build_bundle` and signed with the service's own
+key (``bundle.signing_algorithm`` ed25519 | sm2-sm3, ``bundle.signing_key`` the
+PEM path; ``bundle.signing_key_generate = true`` makes a development key when
+the file is missing).  The key is loaded at start-up, so a broken key fails the
+service then, not at the first download.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from invoice_archive.bundle import BundleParts, InvoiceFile, ManifestSigner, build_bundle, signer_from_settings
+from invoice_archive.db import utcnow
+from invoice_archive.digests import sha256_hex
+from invoice_archive.errors import DomainError, NotFound, StoreUnavailable
+from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.models import (
+    ArchiveItem, AuditEvent, Claim, Invoice, InvoiceVoucherLink, Organisation, Voucher,
+)
+from invoice_archive.services.audit import AuditLog
+
+SIGNER_KEY = "bundle.signer"
+
+#: what a verdict means to an auditor, and how the badge looks
+BADGES = {
+    "valid": ("valid", "签名有效"),
+    "valid_with_warning": ("warning", "签名有效（有提示）"),
+    "unsigned": ("unsigned", "无电子签名"),
+    "present_not_verifiable": ("unverifiable", "签名无法验证"),
+    "tampered": ("tampered", "已被篡改"),
+    "invalid": ("invalid", "签名无效"),
+}
+
+
+class SigningUnconfigured(DomainError):
+    status = 503
+
+
+@dataclass(frozen=True)
+class Badge:
+    """An invoice's authenticity as the auditor sees it."""
+
+    kind: str                 # valid / warning / unsigned / unverifiable / tampered / invalid
+    label: str
+    verdict: str              # the verdict recorded at intake
+    failing: list[dict[str, Any]]   # the checks that did not pass (code, detail)
+    fixity_ok: bool           # the stored original still has the SHA-256 recorded at intake
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "label": self.label, "verdict": self.verdict, "failing": self.failing,
+                "fixity_ok": self.fixity_ok}
+
+
+def badge_for(inv: Invoice, original: bytes | None) -> Badge:
+    fixity_ok = original is not None and sha256_hex(original) == inv.sha256
+    checks = (inv.verification or {}).get("checks") or []
+    failing = [{"code": c.get("code"), "result": c.get("result"), "detail": c.get("detail")}
+               for c in checks if isinstance(c, dict) and c.get("result") not in ("pass", "skip", "skipped", "info")]
+    if not fixity_ok:
+        detail = "存储中的原件缺失" if original is None else "存储中的原件与接收时的 SHA-256 不符"
+        return Badge("tampered", "已被篡改", inv.verdict, [{"code": "original_fixity", "result": "fail",
+                                                            "detail": detail}] + failing, False)
+    kind, label = BADGES.get(inv.verdict, ("unverifiable", inv.verdict))
+    return Badge(kind, label, inv.verdict, failing, True)
+
+
+def signer_from_registry(registry: Any) -> ManifestSigner | None:
+    return registry.get(SIGNER_KEY)
+
+
+class BundleService:
+    def __init__(self, db: Session, store: Any, audit: AuditLog, signer: ManifestSigner | None, *,
+                 org_id: int) -> None:
+        self.db = db
+        self.store = store
+        self.audit = audit
+        self.signer = signer
+        self.org_id = org_id
+
+    @classmethod
+    def factory(cls, context: Any, request: Any) -> BundleService:
+        return cls(request.db, request.find_service(IArchiveStore), AuditLog.for_request(request),
+                   signer_from_registry(request.registry), org_id=request.identity.org_id)
+
+    # -- reading --------------------------------------------------------------------
+    def voucher(self, voucher_id: int) -> Voucher:
+        v = self.db.execute(select(Voucher).where(Voucher.id == voucher_id, Voucher.org_id == self.org_id)
+                            ).scalar_one_or_none()
+        if v is None:
+            raise NotFound(f"凭证 {voucher_id} 不存在", code="voucher_not_found")
+        return v
+
+    def invoice(self, invoice_id: int) -> Invoice:
+        inv = self.db.execute(select(Invoice).where(Invoice.id == invoice_id, Invoice.org_id == self.org_id)
+                              ).scalar_one_or_none()
+        if inv is None:
+            raise NotFound(f"发票 {invoice_id} 不存在", code="invoice_not_found")
+        return inv
+
+    def invoices_of(self, voucher: Voucher) -> list[Invoice]:
+        return list(self.db.execute(
+            select(Invoice).join(InvoiceVoucherLink, InvoiceVoucherLink.invoice_id == Invoice.id)
+            .where(InvoiceVoucherLink.voucher_id == voucher.id).order_by(Invoice.id)).scalars())
+
+    def archive_item(self, voucher: Voucher) -> ArchiveItem | None:
+        return self.db.execute(select(ArchiveItem).where(
+            ArchiveItem.voucher_id == voucher.id, ArchiveItem.withdrawn_at.is_(None))).scalar_one_or_none()
+
+    def original(self, inv: Invoice) -> bytes | None:
+        try:
+            return self.store.get(inv.storage_key)
+        except KeyError:
+            return None
+
+    def badge(self, inv: Invoice) -> Badge:
+        return badge_for(inv, self.original(inv))
+
+    def audit_extract(self, voucher: Voucher, invoices: list[Invoice], item: ArchiveItem | None
+                      ) -> list[AuditEvent]:
+        claim: Claim = voucher.claim
+        cond = (((AuditEvent.object_type == "voucher") & (AuditEvent.object_id == str(voucher.id)))
+                | ((AuditEvent.object_type == "claim") & AuditEvent.object_id.in_([claim.number, str(claim.id)]))
+                | ((AuditEvent.object_type == "invoice") & AuditEvent.object_id.in_([str(i.id) for i in invoices])))
+        if item is not None:
+            cond = cond | ((AuditEvent.object_type == "archive_item")
+                           & AuditEvent.object_id.in_([item.archival_code, str(item.id)]))
+        return list(self.db.execute(select(AuditEvent).where(AuditEvent.org_id == self.org_id, cond)
+                                    .order_by(AuditEvent.id)).scalars())
+
+    # -- renditions ------------------------------------------------------------------
+    def rendition_svg(self, inv: Invoice, *, page: int = 0, record: bool = True, via: str = "api") -> str:
+        from invoice_archive.render import render_document_svg, render_ofd_svg
+
+        data = self._original_or_fail(inv)
+        svg = None
+        if data[:4] == b"PK\x03\x04":
+            from invoice_archive.formats import open_ofd
+
+            try:
+                pkg = open_ofd(data)
+                svg = render_ofd_svg({name: pkg[name] for name in pkg}, page)
+            except Exception:
+                svg = None
+        if svg is None:
+            svg = render_document_svg(self._document(data))
+        if record:
+            self.audit.record("invoice.rendition_viewed", "invoice", inv.id, format="svg", page=page, via=via)
+        return svg
+
+    def rendition_pdf(self, inv: Invoice, *, via: str = "api") -> bytes:
+        from invoice_archive.render import render_invoice_pdf
+
+        data = self._original_or_fail(inv)
+        pdf = render_invoice_pdf(data)
+        self.audit.record("invoice.rendition_viewed", "invoice", inv.id, format="pdf", via=via)
+        return pdf
+
+    @staticmethod
+    def _document(data: bytes) -> Any:
+        from invoice_archive.formats import read_invoice
+
+        return read_invoice(data)
+
+    def _original_or_fail(self, inv: Invoice) -> bytes:
+        data = self.original(inv)
+        if data is None:
+            raise StoreUnavailable(f"发票 {inv.number or inv.business_key} 的原件在存储中缺失，请联系档案管理员。",
+                                   code="original_missing", status=503)
+        if sha256_hex(data) != inv.sha256:
+            raise StoreUnavailable(f"发票 {inv.number or inv.business_key} 的原件校验值与接收时不符，可能已被篡改。",
+                                   code="original_fixity_failed", status=503)
+        return data
+
+    # -- the bundle ------------------------------------------------------------------
+    def voucher_bundle(self, voucher_id: int, *, via: str = "api") -> tuple[Voucher, bytes]:
+        if self.signer is None:
+            raise SigningUnconfigured("审计包签名密钥未配置（bundle.signing_key），暂不能生成审计包，请联系管理员。",
+                                      code="bundle_signing_unconfigured", status=503)
+        voucher = self.voucher(voucher_id)
+        invoices = self.invoices_of(voucher)
+        item = self.archive_item(voucher)
+        org = self.db.get(Organisation, self.org_id)
+        files = [InvoiceFile(filename=inv.filename or f"{inv.business_key}.{inv.source_format}",
+                             data=self._original_or_fail(inv), verification=inv.verification,
+                             invoice=inv.document, business_key=inv.business_key) for inv in invoices]
+        events = self.audit_extract(voucher, invoices, item)
+        parts = BundleParts(
+            bundle_id=item.archival_code if item is not None else
+            f"{org.fonds_code}-{voucher.fiscal_year}-{voucher.period:02d}-{voucher.display_number}",
+            voucher=voucher_dict(voucher),
+            claim=claim_dict(voucher.claim),
+            invoices=files,
+            rules_report={"invoices": [{"business_key": inv.business_key, "number": inv.number,
+                                        "rules": inv.rules} for inv in invoices]},
+            archive_metadata=self._archive_metadata(item),
+            archive_metadata_xml=self._archive_metadata_xml(item),
+            audit_log=[{"id": e.id, "at": e.at, "actor": e.actor, "role": e.role, "action": e.action,
+                        "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail,
+                        "chain_seq": e.chain_seq, "hash": e.hash} for e in events],
+            created_at=utcnow(),
+            issuer=f"invoice-archive · {org.name}",
+        )
+        data = build_bundle(parts, self.signer)
+        self.audit.record("voucher.bundle_downloaded", "voucher", voucher.id, bundle_id=parts.bundle_id,
+                          sha256=sha256_hex(data), size=len(data), key_id=self.signer.key_id(),
+                          algorithm=self.signer.algorithm, invoices=len(files), via=via)
+        return voucher, data
+
+    def _archive_metadata(self, item: ArchiveItem | None) -> dict[str, Any]:
+        if item is None:
+            return {"archived": False, "note": "该凭证尚未归档"}
+        return {
+            "archived": True, "archival_code": item.archival_code, "fonds_code": item.fonds_code,
+            "class_code": item.class_code, "volume_no": item.volume_no, "item_no": item.item_no,
+            "fiscal_year": item.fiscal_year, "period": item.period, "retention": item.retention,
+            "retention_until": item.retention_until, "archived_at": item.archived_at,
+            "archived_by": item.archived_by, "package_sha256": item.package_sha256,
+            "package_sm3": item.package_sm3, "package_size": item.package_size, "checks": item.checks,
+            "manifest": item.manifest,
+        }
+
+    def _archive_metadata_xml(self, item: ArchiveItem | None) -> bytes | None:
+        """The DA/T 94 metadata file as the archive package holds it (None when not archived
+        or the package cannot be read: the JSON metadata is still in the bundle)."""
+        if item is None:
+            return None
+        try:
+            package = self.store.get(item.package_key)
+            with zipfile.ZipFile(io.BytesIO(package)) as zf:
+                for name in zf.namelist():
+                    if name.endswith("-metadata.xml"):
+                        return zf.read(name)
+        except (KeyError, OSError, zipfile.BadZipFile):
+            return None
+        return None
+
+    # -- auditing what the auditor looked at --------------------------------------------
+    def record_view(self, voucher: Voucher, *, via: str = "web") -> None:
+        self.audit.record("voucher.viewed", "voucher", voucher.id, display_number=voucher.display_number, via=via)
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, (dt.date, dt.datetime)) else value
+
+
+def voucher_dict(v: Voucher) -> dict[str, Any]:
+    return {
+        "id": v.id, "voucher_word": v.voucher_word, "voucher_number": v.voucher_number,
+        "display_number": v.display_number, "fiscal_year": v.fiscal_year, "period": v.period,
+        "date": _iso(v.date), "prepared_by": v.prepared_by, "reviewed_by": v.reviewed_by,
+        "posted_by": v.posted_by, "debit_total": str(v.debit_total), "credit_total": str(v.credit_total),
+        "attachment_count": v.attachment_count, "red_flag": v.red_flag, "reverses_id": v.reverses_id,
+        "reason": v.reason, "external_ref": v.external_ref, "source_system": v.source_system,
+        "system_id": v.system_id, "claim_number": v.claim.number, "reported_at": _iso(v.reported_at),
+        "reported_by": v.reported_by,
+        "entries": [{"line_no": e.line_no, "summary": e.summary, "account_code": e.account_code,
+                     "account_name": e.account_name, "debit": str(e.debit), "credit": str(e.credit)}
+                    for e in v.entries],
+    }
+
+
+def claim_dict(c: Claim) -> dict[str, Any]:
+    return {
+        "number": c.number, "title": c.title, "expense_category": c.expense_category, "claimant": c.claimant,
+        "status": c.status, "total": str(c.total), "created_at": _iso(c.created_at),
+        "invoices": [{"business_key": line.invoice.business_key, "number": line.invoice.number,
+                      "total": str(line.invoice.total) if line.invoice.total is not None else None,
+                      "released_at": _iso(line.released_at)} for line in c.lines],
+        "sign_offs": [{"step": s.step, "who": s.actor, "role": s.role, "at": _iso(s.at), "comment": s.comment}
+                      for s in c.signoffs],
+    }
+
+
+def includeme(config: Any) -> None:
+    """Load the signing key at start-up (when configured) and register the service."""
+    settings = config.get_settings()
+    signer = settings.get("invoice_archive.bundle_signer")
+    if signer is None and str(settings.get("bundle.signing_key") or "").strip():
+        signer = signer_from_settings(settings)
+    config.registry[SIGNER_KEY] = signer
+    config.register_service_factory(BundleService.factory, BundleService)

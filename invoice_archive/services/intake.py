@@ -1,0 +1,206 @@
+"""Intake: read, verify, de-duplicate and store an e-invoice, byte for byte."""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from invoice_archive.digests import sha256_hex, sm3_hex
+from invoice_archive.errors import Conflict, DomainError
+from invoice_archive.formats import InvoiceDocument, InvoiceFormatError, Limits, open_ofd, read_invoice
+from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
+from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.compliance import CompliancePolicy, TaxChecker, red_invoice_arrived, rules_report
+from invoice_archive.verification import TrustStore, verify_ofd, verify_xml
+
+MEDIA_TYPES = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
+
+
+@dataclass(frozen=True)
+class Verifier:
+    """Runs the signature verification that fits the document's format."""
+
+    trust_store: TrustStore | None = None
+
+    def __call__(self, data: bytes, doc: InvoiceDocument) -> dict[str, Any]:
+        if doc.source_format == "ofd":
+            report = verify_ofd(open_ofd(data), trust_store=self.trust_store)
+        elif doc.source_format == "xml":
+            report = verify_xml(data)
+        else:   # PDF: signatures in PDFs are not verified yet; authenticity rests on 查验
+            return {"verdict": "unsigned", "checks": [], "detail": "PDF 发票未校验电子签名，须经税务平台查验"}
+        return report.to_dict()
+
+
+def refuse_unauthentic(doc: InvoiceDocument, verification: dict[str, Any]) -> None:
+    """A file whose signature fails is refused at the door, so that a forged or
+    altered copy can never occupy the business key of the genuine invoice."""
+    verdict = verification["verdict"]
+    if verdict not in ("tampered", "invalid"):
+        return
+    failing = [c for c in verification.get("checks", []) if c.get("result") == "fail"]
+    files = sorted({c["file"] for c in failing if c.get("file")})
+    label = doc.number or doc.business_key
+    if verdict == "tampered":
+        message = (f"发票 {label} 的电子签名校验未通过：文件 {'、'.join(files) or '（未知）'} 在签名后被修改。"
+                   "请向开票方重新获取发票原件后上传。")
+        code = "invoice_tampered"
+    else:
+        reasons = "；".join(c.get("detail", c["code"]) for c in failing) or "签名无法验证"
+        message = f"发票 {label} 的电子签名无效（{reasons}）。请向开票方重新获取发票原件后上传。"
+        code = "signature_invalid"
+    raise DomainError(message, code=code, status=422,
+                      detail={"verdict": verdict, "failing_checks": failing, "files": files})
+
+
+def format_error(exc: InvoiceFormatError) -> DomainError:
+    return DomainError(exc.message, code=exc.code, status=exc.http_status, detail=dict(exc.detail or {}))
+
+
+def duplicate_evidence(db: Session, invoice: Invoice) -> dict[str, Any]:
+    """Where an invoice already is: when it was received, the claim and voucher holding it."""
+    evidence: dict[str, Any] = {
+        "invoice_id": invoice.id,
+        "business_key": invoice.business_key,
+        "number": invoice.number,
+        "received_at": invoice.received_at.isoformat(),
+        "received_by": invoice.received_by,
+        "source_format": invoice.source_format,
+        "status": invoice.status,
+        "claim": None,
+        "voucher": None,
+    }
+    claim = db.execute(
+        select(Claim).join(ClaimInvoice).where(ClaimInvoice.invoice_id == invoice.id,
+                                               ClaimInvoice.released_at.is_(None))
+    ).scalar_one_or_none()
+    if claim is not None:
+        evidence["claim"] = {"id": claim.id, "number": claim.number, "claimant": claim.claimant,
+                             "status": claim.status, "created_at": claim.created_at.isoformat()}
+    voucher = db.execute(
+        select(Voucher).join(InvoiceVoucherLink).where(InvoiceVoucherLink.invoice_id == invoice.id)
+    ).scalar_one_or_none()
+    if voucher is not None:
+        evidence["voucher"] = {"id": voucher.id, "number": f"{voucher.voucher_word}-{voucher.voucher_number}",
+                               "fiscal_year": voucher.fiscal_year, "period": voucher.period,
+                               "date": voucher.date.isoformat()}
+    return evidence
+
+
+def duplicate_message(evidence: dict[str, Any]) -> str:
+    number = evidence["number"] or evidence["business_key"]
+    msg = f"发票 {number} 已于 {evidence['received_at'][:10]} 接收（{evidence['received_by']}）"
+    if evidence["claim"]:
+        c = evidence["claim"]
+        msg += f"，并在报销单 {c['number']} 中报销（报销人 {c['claimant']}，{c['created_at'][:10]}）"
+    if evidence["voucher"]:
+        v = evidence["voucher"]
+        msg += f"，已记入凭证 {v['fiscal_year']}年{v['period']}月 {v['number']}（{v['date']}）"
+    return msg + "，不能重复接收或报销。"
+
+
+class IntakeService:
+    def __init__(self, db: Session, store: Any, audit: AuditLog, *, org_id: int, actor: str,
+                 limits: Limits, verifier: Verifier, policy: CompliancePolicy = CompliancePolicy(),
+                 tax: TaxChecker | None = None) -> None:
+        self.policy = policy
+        self.tax = tax
+        self.db = db
+        self.store = store
+        self.audit = audit
+        self.org_id = org_id
+        self.actor = actor
+        self.limits = limits
+        self.verifier = verifier
+
+    @classmethod
+    def factory(cls, context: Any, request: Any) -> IntakeService:
+        typed = request.registry.settings["invoice_archive.settings"]
+        trust = request.registry.get("verification.trust_store")
+        if trust is None and typed.trust_store is not None:
+            trust = request.registry["verification.trust_store"] = TrustStore.from_directory(typed.trust_store)
+        policy = request.registry["compliance.policy"]
+        platform = request.registry["taxplatform"]
+        return cls(request.db, request.find_service(IArchiveStore), AuditLog.for_request(request),
+                   org_id=request.identity.org_id, actor=request.identity.name,
+                   limits=Limits(max_upload_bytes=typed.max_upload_bytes), verifier=Verifier(trust),
+                   policy=policy,
+                   tax=TaxChecker(request.db, platform, max_age_days=policy.max_age_days) if platform else None)
+
+    def find_duplicate(self, business_key: str) -> Invoice | None:
+        return self.db.execute(
+            select(Invoice).where(Invoice.org_id == self.org_id, Invoice.business_key == business_key)
+        ).scalar_one_or_none()
+
+    def _refuse_duplicate(self, existing: Invoice) -> Conflict:
+        evidence = duplicate_evidence(self.db, existing)
+        return Conflict(duplicate_message(evidence), code="duplicate_invoice", detail=evidence)
+
+    def receive(self, data: bytes, *, filename: str | None = None) -> Invoice:
+        try:
+            doc = read_invoice(data, filename=filename, limits=self.limits)
+            verification = self.verifier(data, doc)
+        except InvoiceFormatError as exc:
+            raise format_error(exc) from exc
+
+        refuse_unauthentic(doc, verification)
+        existing = self.find_duplicate(doc.business_key)
+        if existing is not None:
+            raise self._refuse_duplicate(existing)
+
+        sha256 = sha256_hex(data)
+        ext = doc.source_format
+        # a key of its own per transaction, so an aborted request only ever
+        # removes what it wrote itself
+        key = f"originals/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:12]}.{ext}"
+        self.store.put(key, data)
+        invoice = Invoice(
+            org_id=self.org_id, business_key=doc.business_key, kind=doc.kind,
+            source_format=doc.source_format, code=doc.code, number=doc.number,
+            check_code=doc.check_code, issue_date=doc.issue_date,
+            seller_name=doc.seller.name, seller_tax_id=doc.seller.tax_id,
+            buyer_name=doc.buyer.name, buyer_tax_id=doc.buyer.tax_id,
+            amount_excl_tax=doc.amount_excl_tax, tax=doc.tax, total=doc.total,
+            is_red=doc.is_red, original_number=doc.original_number,
+            filename=filename, media_type=MEDIA_TYPES[ext], size_bytes=len(data),
+            sha256=sha256, sm3=sm3_hex(data), storage_key=key,
+            document=doc.to_dict(), verdict=verification["verdict"], verification=verification,
+            received_by=self.actor,
+        )
+        try:
+            with self.db.begin_nested():
+                self.db.add(invoice)
+        except IntegrityError:
+            # received concurrently by another request: same answer as above
+            existing = self.find_duplicate(doc.business_key)
+            if existing is None:
+                raise
+            raise self._refuse_duplicate(existing) from None
+        org = self.db.get(Organisation, self.org_id)
+        invoice.rules = rules_report(doc, org, self.policy)
+        self.audit.record("invoice.received", "invoice", invoice.id, business_key=doc.business_key,
+                          sha256=sha256, sm3=invoice.sm3, verdict=invoice.verdict, filename=filename,
+                          rules_passed=invoice.rules["passed"])
+        if self.tax is not None:
+            self.db.flush()
+            self.tax.check(invoice, doc, requested_by=self.actor)
+        if doc.is_red:
+            red_invoice_arrived(self.db, invoice, self.audit)
+        return invoice
+
+    def recheck(self, invoice: Invoice, data: bytes) -> TaxCheck:
+        """Ask the tax platform again (at most five times a day per invoice)."""
+        if self.tax is None:
+            raise DomainError("未配置税务平台（taxplatform.backend），无法查验。", code="tax_platform_not_configured",
+                              status=409)
+        doc = read_invoice(data, limits=self.limits)
+        row = self.tax.check(invoice, doc, requested_by=self.actor, explicit=True)
+        assert row is not None
+        self.audit.record("invoice.tax_checked", "invoice", invoice.id, status=row.status,
+                          discrepancies=row.discrepancies)
+        return row

@@ -1,0 +1,155 @@
+"""Vouchers (记账凭证) reported by the accounting system: recorded once, linked to the
+claim's invoices, immutable afterwards."""
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from invoice_archive.errors import Conflict, Invalid, NotFound
+from invoice_archive.interfaces import IVoucherReportParser
+from invoice_archive.models import (
+    Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, Voucher, VoucherEntry,
+)
+from invoice_archive.services.audit import AuditLog
+
+ZERO = Decimal("0.00")
+
+
+def _same(voucher: Voucher, report: Any, external_ref: str) -> bool:
+    """Whether a recorded voucher is the one reported (an idempotent replay)."""
+    head = (voucher.voucher_word, voucher.voucher_number, voucher.fiscal_year, voucher.period,
+            voucher.date, voucher.external_ref)
+    if head != (report.voucher_word, report.voucher_number, report.fiscal_year, report.period,
+                report.date, external_ref):
+        return False
+    ours = [(e.account_code, e.debit, e.credit) for e in voucher.entries]
+    theirs = [(e.account_code, e.debit, e.credit) for e in report.entries]
+    return ours == theirs
+
+
+class VoucherService:
+    def __init__(self, db: Session, audit: AuditLog, parse_report: Any, *, org_id: int, actor: str,
+                 source_name: str, posting_status_purpose: Any = None) -> None:
+        #: when set, each posted invoice's 入账标识 is sent to the tax platform (outbox)
+        self.posting_status_purpose = posting_status_purpose
+        self.db = db
+        self.audit = audit
+        self.parse_report = parse_report
+        self.source_name = source_name
+        self.org_id = org_id
+        self.actor = actor
+
+    @classmethod
+    def factory(cls, context: Any, request: Any) -> VoucherService:
+        typed = request.registry.settings["invoice_archive.settings"]
+        ident = request.identity
+        purpose = (request.registry["compliance.policy"].posting_purpose
+                   if request.registry["taxplatform"] is not None else None)
+        return cls(request.db, AuditLog.for_request(request), request.find_service(IVoucherReportParser),
+                   org_id=ident.org_id, actor=ident.name, source_name=typed.source_name,
+                   posting_status_purpose=purpose)
+
+    def get(self, voucher_id: int) -> Voucher:
+        voucher = self.db.execute(
+            select(Voucher).where(Voucher.id == voucher_id, Voucher.org_id == self.org_id)
+        ).scalar_one_or_none()
+        if voucher is None:
+            raise NotFound(f"凭证 {voucher_id} 不存在", code="voucher_not_found")
+        return voucher
+
+    def parse(self, payload: dict[str, Any]) -> Any:
+        try:
+            return self.parse_report(payload)
+        except Exception as exc:   # the adapter's own error type carries .code and .message
+            code = getattr(exc, "code", None)
+            if code is None:
+                raise
+            raise Invalid(getattr(exc, "message", str(exc)), code=code) from exc
+
+    def record(self, payload: dict[str, Any]) -> tuple[Voucher, bool]:
+        """Record a posted voucher reported over the API. Returns (voucher, created)."""
+        return self.record_report(self.parse(payload), source=self.source_name)
+
+    def record_report(self, report: Any, *, source: str, system_id: str | None = None) -> tuple[Voucher, bool]:
+        """Record a voucher the accounting system holds (reported, posted by the
+        worker, or found by sync). Idempotent: the same voucher again returns it."""
+        external_ref = report.external_ref or (
+            f"{source}:{report.fiscal_year}:{report.voucher_word}-{report.voucher_number}")
+        display = f"{report.voucher_word}-{report.voucher_number}"
+
+        claim = self.db.execute(
+            select(Claim).where(Claim.org_id == self.org_id, Claim.number == report.claim_number).with_for_update()
+        ).scalar_one_or_none()
+        if claim is None:
+            raise NotFound(f"报销单 {report.claim_number} 不存在", code="claim_not_found")
+
+        clash = self.db.execute(
+            select(Voucher).where(Voucher.org_id == self.org_id, or_(
+                Voucher.claim_id == claim.id,
+                Voucher.external_ref == external_ref,
+                (Voucher.fiscal_year == report.fiscal_year) & (Voucher.voucher_word == report.voucher_word)
+                & (Voucher.voucher_number == report.voucher_number),
+            ))
+        ).scalars().first()
+        if clash is not None:
+            if clash.claim_id == claim.id and _same(clash, report, external_ref):
+                return clash, False
+            raise Conflict(
+                f"凭证 {clash.voucher_word}-{clash.voucher_number}（{clash.fiscal_year}年{clash.period}月）已为报销单 "
+                f"{clash.claim.number} 入账，不能重复入账。",
+                code="duplicate_posting",
+                detail={"voucher_id": clash.id, "claim_number": clash.claim.number,
+                        "voucher_number": f"{clash.voucher_word}-{clash.voucher_number}",
+                        "external_ref": clash.external_ref})
+        if claim.status not in (ClaimStatus.APPROVED, ClaimStatus.POSTING):
+            raise Conflict(f"报销单 {claim.number} 尚未审批（当前状态 {claim.status}），不能入账。",
+                           code="claim_not_approved", detail={"status": claim.status})
+
+        debit = sum((e.debit for e in report.entries), ZERO)
+        credit = sum((e.credit for e in report.entries), ZERO)
+        if debit != credit:
+            raise Invalid(f"凭证 {display} 借贷不平衡：借方 {debit}，贷方 {credit}。", code="voucher_unbalanced",
+                          detail={"debit_total": str(debit), "credit_total": str(credit)})
+        if debit != claim.total:
+            raise Invalid(f"凭证 {display} 金额 {debit} 与报销单 {claim.number} 金额 {claim.total} 不一致。",
+                          code="voucher_amount_mismatch",
+                          detail={"voucher_total": str(debit), "claim_total": str(claim.total)})
+
+        voucher = Voucher(
+            org_id=self.org_id, claim_id=claim.id, voucher_word=report.voucher_word,
+            voucher_number=report.voucher_number, fiscal_year=report.fiscal_year, period=report.period,
+            date=report.date, external_ref=external_ref, prepared_by=report.prepared_by,
+            reviewed_by=report.reviewed_by, posted_by=report.posted_by, debit_total=debit,
+            credit_total=credit, attachment_count=len(claim.lines), source_system=source,
+            reported_by=self.actor, system_id=system_id,
+        )
+        try:
+            with self.db.begin_nested():
+                self.db.add(voucher)
+                self.db.flush()
+                for n, e in enumerate(report.entries, start=1):
+                    self.db.add(VoucherEntry(voucher_id=voucher.id, line_no=n, summary=e.summary,
+                                             account_code=e.account_code, account_name=e.account_name,
+                                             debit=e.debit, credit=e.credit))
+                for line in claim.lines:
+                    self.db.add(InvoiceVoucherLink(invoice_id=line.invoice_id, voucher_id=voucher.id))
+                    line.invoice.status = InvoiceStatus.POSTED
+                self.db.flush()
+        except IntegrityError:
+            raise Conflict(f"凭证 {display} 或报销单 {claim.number} 的发票已入账，不能重复入账。",
+                           code="duplicate_posting") from None
+        claim.status = ClaimStatus.POSTED
+        claim.posting_error = None
+        if self.posting_status_purpose is not None:
+            from invoice_archive.services.compliance import enqueue_posting_status
+
+            enqueue_posting_status(self.db, voucher, [line.invoice for line in claim.lines],
+                                   purpose=self.posting_status_purpose)
+        self.audit.record("voucher.posted", "voucher", voucher.id, number=display,
+                          fiscal_year=voucher.fiscal_year, period=voucher.period, claim=claim.number,
+                          external_ref=external_ref, total=str(debit))
+        return voucher, True

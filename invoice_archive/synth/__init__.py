@@ -1,0 +1,1 @@
+"""Synthetic data for demos, tests and load tests (never real parties)."""

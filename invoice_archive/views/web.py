@@ -1,0 +1,153 @@
+"""The auditors' web pages (server-rendered, Chinese): sign in with a token, search,
+open a voucher (entries, invoices with renditions and authenticity badges, the
+claim's sign-off trail) and download its bundle.
+
+Sign-in keeps the token in an HttpOnly, SameSite=Strict cookie scoped to /audit;
+the security policy accepts that cookie only on these ``web.*`` routes (the API
+keeps Bearer only).  Every form post carries a CSRF token (double-submit cookie,
+Pyramid's CookieCSRFStoragePolicy).  Every search, view and download is written
+to the audit log by the services, as over the API.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from pyramid.csrf import CookieCSRFStoragePolicy, new_csrf_token
+from pyramid.exceptions import BadCSRFToken
+from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import exception_view_config, forbidden_view_config, view_config
+from sqlalchemy import select
+
+from invoice_archive.errors import DomainError
+from invoice_archive.models import ApiToken
+from invoice_archive.security import ROLE_PERMISSIONS, WEB_COOKIE, Permissions as P, hash_token
+from invoice_archive.services.bundles import BundleService
+from invoice_archive.services.search import SearchService
+from invoice_archive.views.search import attachment, bundle_filename, search_query
+
+PREFIX = "/audit"
+T = "invoice_archive:templates/"
+CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+       "script-src 'none'; form-action 'self'; frame-ancestors 'none'")
+SEARCH_FIELDS = ("invoice_number", "voucher_number", "fiscal_year", "period", "seller", "seller_tax_id",
+                 "amount_min", "amount_max", "archival_code", "status", "sort")
+
+
+def _secure(request: Any) -> bool:
+    return request.scheme == "https"
+
+
+def _page(request: Any, **values: Any) -> dict[str, Any]:
+    request.response.headers["Content-Security-Policy"] = CSP
+    request.response.headers["Cache-Control"] = "no-store"
+    request.response.headers["X-Content-Type-Options"] = "nosniff"
+    values.setdefault("who", request.identity)
+    return values
+
+
+@view_config(route_name="web.home", request_method="GET", permission=NO_PERMISSION_REQUIRED,
+             renderer=T + "search.jinja2")
+def home(request: Any) -> Any:
+    if request.identity is None:
+        return _page(request, signin=True, error=None)
+    if not request.has_permission(P.SEARCH_READ):
+        raise HTTPForbidden()
+    form = {k: request.GET.get(k, "").strip() for k in SEARCH_FIELDS}
+    page, error = None, None
+    if any(form.values()):
+        params = {k: v for k, v in form.items() if v}
+        try:
+            for name in ("fiscal_year", "period"):
+                if name in params:
+                    params[name] = int(params[name])
+            limit = int(request.GET.get("limit") or 20)
+            offset = max(int(request.GET.get("offset") or 0), 0)
+            page = request.find_service(SearchService).vouchers(search_query({**params, "limit": limit,
+                                                                               "offset": offset}))
+        except ValueError:
+            error = "年度、期间须为数字。"
+        except DomainError as exc:
+            error = exc.message
+    return _page(request, signin=False, form=form, page=page, error=error)
+
+
+@view_config(route_name="web.login", request_method="POST", permission=NO_PERMISSION_REQUIRED,
+             require_csrf=True, renderer=T + "search.jinja2")
+def login(request: Any) -> Any:
+    token = (request.POST.get("token") or "").strip()
+    row = request.db.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
+                                                    ApiToken.revoked_at.is_(None))).scalar_one_or_none() \
+        if token else None
+    if row is None or P.SEARCH_READ not in ROLE_PERMISSIONS.get(row.role, frozenset()):
+        request.response.status_int = 403 if row is not None else 401
+        msg = "令牌无效或已吊销。" if row is None else f"该令牌的角色（{row.role}）无权使用审计查询。"
+        return _page(request, signin=True, error=msg, who=None)
+    response = HTTPSeeOther(location=request.route_url("web.home"))
+    response.set_cookie(WEB_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict",
+                        secure=_secure(request), max_age=8 * 3600)
+    new_csrf_token(request)   # a fresh CSRF token for the signed-in session
+    return response
+
+
+@view_config(route_name="web.logout", request_method="POST", permission=NO_PERMISSION_REQUIRED,
+             require_csrf=True)
+def logout(request: Any) -> Any:
+    response = HTTPSeeOther(location=request.route_url("web.home"))
+    response.delete_cookie(WEB_COOKIE, path=PREFIX)
+    return response
+
+
+@view_config(route_name="web.voucher", request_method="GET", permission=P.SEARCH_READ,
+             renderer=T + "voucher.jinja2")
+def voucher(request: Any) -> Any:
+    service = request.find_service(BundleService)
+    v = service.voucher(int(request.matchdict["voucher_id"]))
+    invoices = []
+    for inv in service.invoices_of(v):
+        badge = service.badge(inv)
+        svg = None
+        if badge.fixity_ok:
+            try:
+                svg = service.rendition_svg(inv, via="web")
+            except Exception:   # a rendition that cannot be drawn must not hide the rest
+                svg = None
+        invoices.append({"invoice": inv, "badge": badge, "svg": svg})
+    item = service.archive_item(v)
+    service.record_view(v, via="web")
+    return _page(request, voucher=v, claim=v.claim, invoices=invoices, item=item)
+
+
+@view_config(route_name="web.bundle", request_method="GET", permission=P.BUNDLES_DOWNLOAD)
+def bundle(request: Any) -> Any:
+    v, data = request.find_service(BundleService).voucher_bundle(int(request.matchdict["voucher_id"]), via="web")
+    return attachment(data, "application/zip", bundle_filename(v))
+
+
+@forbidden_view_config(path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+def web_forbidden(exc: Any, request: Any) -> Any:
+    if request.identity is None:
+        return HTTPSeeOther(location=request.route_url("web.home"))
+    request.response.status_int = 403
+    return _page(request, signin=False, form={}, page=None,
+                 error=f"当前角色（{request.identity.role}）无权查看此页面。")
+
+
+@exception_view_config(BadCSRFToken, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+def web_bad_csrf(exc: Any, request: Any) -> Any:
+    request.response.status_int = 400
+    return _page(request, signin=True, error="表单已过期或来源不明（CSRF 校验失败），请重新登录。", who=None)
+
+
+@exception_view_config(DomainError, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+def web_domain_error(exc: DomainError, request: Any) -> Any:
+    request.response.status_int = exc.status
+    return _page(request, signin=False, form={}, page=None, error=exc.message)
+
+
+def includeme(config: Any) -> None:
+    config.include("pyramid_jinja2")
+    config.set_csrf_storage_policy(CookieCSRFStoragePolicy(cookie_name="ia_csrf", path=PREFIX,
+                                                           samesite="Strict", httponly=True))
+    config.add_static_view(f"{PREFIX}/static", "invoice_archive:static", permission=NO_PERMISSION_REQUIRED,
+                           cache_max_age=3600)

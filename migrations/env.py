@@ -1,0 +1,58 @@
+"""Alembic environment: the database URL comes from the application's settings
+(the ini file's [app:main] section, overridden by DATABASE_URL), so migrations
+always run against the database the service uses."""
+from __future__ import annotations
+
+from alembic import context
+from pyramid.paster import get_appsettings, setup_logging
+
+from invoice_archive import models  # noqa: F401  (registers every table)
+from invoice_archive.db import make_engine
+from invoice_archive.settings import merge_environ, parse
+
+config = context.config
+target_metadata = models.Base.metadata
+
+
+def _url() -> str:
+    url = config.attributes.get("database_url")
+    if url:
+        return url
+    ini = config.config_file_name
+    setup_logging(ini)
+    return parse(merge_environ(get_appsettings(ini, name="main"))).database_url
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(_url())
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

@@ -1,0 +1,127 @@
+"""features/archive: archiving a month, a failed four-property check, and the fixity audit."""
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import bagit
+import pytest
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from invoice_archive.cli import main
+from tests.support.invoices import synthetic_xml
+from tests.support.journey import approve_claim, archive_period, create_claim, post_invoice, post_voucher, voucher_report
+
+scenarios("archive/archive.feature")
+
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def service_overrides(request, tmp_path) -> dict[str, str]:
+    """A real ClamAV for the scenario that scans for viruses (the others need none)."""
+    if "四性检测不通过" not in request.node.name:
+        return {}
+    if shutil.which("clamscan") is None:
+        message = "ClamAV (clamscan) is not installed: apt-get install clamav"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    db = tmp_path / "eicar.ndb"
+    db.write_text(f"Invoice-Archive.Test.EICAR:0:*:{EICAR.hex()}\n", encoding="ascii")
+    return {"archive.clamav_database": str(db)}
+
+
+def _posted(service, number: str, voucher_no: str, data: bytes | None = None) -> None:
+    inv = post_invoice(service, data or synthetic_xml(number)).json
+    claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
+    post_voucher(service, voucher_report(claim, number=voucher_no))
+
+
+@given("2024年7月已有两张记账凭证入账")
+def two_vouchers(service) -> None:
+    _posted(service, "24992000000000000001", "0001")
+    _posted(service, "24992000000000000002", "0002")
+
+
+@given("归档时使用 ClamAV 进行病毒检测")
+def clamav_configured(service_overrides) -> None:
+    assert service_overrides["archive.clamav_database"]
+
+
+@given("2024年7月有一张记账凭证，其原始发票中含有病毒特征码")
+def infected_voucher(service) -> None:
+    data = synthetic_xml("24992000000000000001").replace("合成示例发票，仅供演示与测试".encode(), EICAR)
+    _posted(service, "24992000000000000001", "0001", data)
+
+
+@given(parsers.parse('档案员"{who}"归档2024年7月'))
+@when(parsers.parse('档案员"{who}"归档2024年7月'))
+def archive_july(service, ctx, who: str) -> None:
+    ctx["run"] = archive_period(service, 2024, 7).json
+
+
+@then(parsers.parse('生成两件档案，件号连续为"{a}"和"{b}"'))
+def consecutive(ctx, a: str, b: str) -> None:
+    assert [i["archival_code"][-4:] for i in ctx["run"]["archived"]] == [a, b]
+
+
+@then("每件档案都通过四性检测，并是有效的 BagIt 包")
+def checked_and_valid(service, ctx, tmp_path) -> None:
+    for item in ctx["run"]["archived"]:
+        assert item["checks"]["passed"] is True
+        body = service.app.get(f"/api/v1/archive/items/{item['id']}/bundle", headers=service.headers("王审计")).body
+        with zipfile.ZipFile(io.BytesIO(body)) as zf:
+            zf.extractall(tmp_path)
+        bagit.Bag(str(tmp_path / item["archival_code"])).validate()
+
+
+@then("再次归档该月份不会重复归档")
+def not_twice(service, ctx) -> None:
+    again = archive_period(service, 2024, 7).json
+    assert again["archived"] == [] and len(again["already_archived"]) == 2
+
+
+@then(parsers.parse('该凭证未归档，返回失败代码"{code}"和安全性检测项'))
+def not_archived(service, ctx, code: str) -> None:
+    assert ctx["run"]["archived"] == []
+    [failure] = ctx["run"]["failed"]
+    assert failure["code"] == code
+    assert any(c.startswith("GD-4-") for c in failure["codes"])
+    assert service.count("archive_items") == 0
+
+
+@then("没有占用档案件号")
+def number_given_back(service) -> None:
+    _posted(service, "24992000000000000002", "0002")
+    run = archive_period(service, 2024, 7).json
+    assert [i["archival_code"][-4:] for i in run["archived"]] == ["0001"]
+
+
+@when("档案存储中某个档案包的一个字节被改动")
+def flip_a_byte(service, ctx) -> None:
+    victim = sorted(p for p in service.stored_files() if p.suffix == ".zip")[0]
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    victim.write_bytes(bytes(raw))
+    ctx["victim"] = victim
+
+
+@when("运行固定性审计")
+def run_fixity(service, ctx, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("DATABASE_URL", service.db_url)
+    monkeypatch.setenv("ARCHIVE_STORE_URL", service.store_dir.as_uri())
+    capsys.readouterr()
+    ctx["exit"] = main(["-c", str(PROJECT / "development.ini"), "audit-fixity", "--quiet"])
+    ctx["out"] = capsys.readouterr().out
+
+
+@then("审计报告指出该档案包校验值不符，其余对象完好")
+def fixity_names_it(ctx) -> None:
+    assert ctx["exit"] == 1
+    bad = [line for line in ctx["out"].splitlines() if line.strip().startswith(("mismatch", "missing"))]
+    assert len(bad) == 1 and ctx["victim"].name in bad[0]

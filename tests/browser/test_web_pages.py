@@ -1,0 +1,73 @@
+"""The auditors' web pages through WebTest (no browser): sign-in, CSRF, the cookie
+accepted on the web pages only, search/view/download audited."""
+from __future__ import annotations
+
+from typing import Any
+
+from invoice_archive.security import WEB_COOKIE
+from tests.browser.conftest import INVOICE_NUMBER
+
+
+def _sign_in(service: Any, who: str = "王审计") -> Any:
+    page = service.app.get("/audit/")
+    form = page.forms[0]
+    form["token"] = service.tokens[who]
+    return form.submit()
+
+
+def test_sign_in_search_view_download(service, archived_voucher):
+    resp = _sign_in(service)
+    assert resp.status_int == 303
+    [cookie] = [c for c in resp.headers.getall("Set-Cookie") if c.startswith(f"{WEB_COOKIE}=")]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Path=/audit" in cookie
+    found = service.app.get("/audit/", params={"invoice_number": INVOICE_NUMBER})
+    assert "共找到 1 张凭证" in found.text and "记-0041" in found.text
+    page = found.click(linkid=None, href="/audit/vouchers/")
+    assert "记账凭证 记-0041" in page.text and "<svg" in page.text
+    assert "经办" in page.text and "审核" in page.text and "审批" in page.text
+    assert 'class="badge badge-unverifiable" data-verdict="present_not_verifiable"' in page.text
+    bundle = page.click(href="/bundle")
+    assert bundle.content_type == "application/zip"
+    actions = [e["action"] for e in service.app.get("/api/v1/audit/events", params={"limit": 500},
+                                                   headers=service.headers("王审计")).json["items"]
+               if e["actor"] == "王审计"]
+    for action in ("search.vouchers", "voucher.viewed", "invoice.rendition_viewed", "voucher.bundle_downloaded"):
+        assert action in actions
+
+
+def test_cookie_is_not_accepted_by_the_api(service, archived_voucher):
+    _sign_in(service)
+    assert service.app.cookies.get(WEB_COOKIE)
+    service.app.get("/api/v1/search/vouchers", status=401)
+    service.app.get(f"/api/v1/vouchers/{archived_voucher['id']}/bundle", status=401)
+
+
+def test_bearer_is_not_accepted_by_the_web_pages(service, archived_voucher):
+    resp = service.app.get(f"/audit/vouchers/{archived_voucher['id']}", headers=service.headers("王审计"))
+    assert resp.status_int == 303 and resp.location.endswith("/audit/")
+
+
+def test_sign_in_needs_the_csrf_token(service):
+    resp = service.app.post("/audit/login", {"token": service.tokens["王审计"]}, status=400)
+    assert "CSRF" in resp.text
+    assert WEB_COOKIE not in service.app.cookies
+
+
+def test_wrong_token_and_wrong_role_are_refused(service):
+    page = service.app.get("/audit/")
+    form = page.forms[0]
+    form["token"] = "ia_not-a-token"
+    assert "令牌无效" in form.submit(status=401).text
+    page = service.app.get("/audit/")
+    form = page.forms[0]
+    form["token"] = service.tokens["张经办"]
+    assert "无权使用审计查询" in form.submit(status=403).text
+
+
+def test_sign_out_clears_the_cookie(service, archived_voucher):
+    _sign_in(service)
+    page = service.app.get("/audit/")
+    page.forms[0].submit()   # the sign-out form in the header
+    assert not service.app.cookies.get(WEB_COOKIE)
+    assert "审计人员登录" in service.app.get("/audit/").text

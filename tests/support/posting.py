@@ -1,0 +1,56 @@
+"""A service wired to a fake accounting system, and a worker for its outbox."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from pyramid.path import DottedNameResolver
+
+from adapters.fakes import FakeServer, make_fake
+from adapters.fakes.cli import settings_for
+from invoice_archive.db import session_factory
+from invoice_archive.posting.drafting import AccountMapping
+from invoice_archive.services.posting import OutboxWorker, SyncService, WorkerPolicy
+from tests.support.app import TestService, make_service
+
+MAPPING = {
+    "posting.book": "001",
+    "posting.account.expense.default": "6602",
+    "posting.account.expense.travel": "660201",
+    "posting.account.input_vat": "22210101",
+    "posting.account.credit": "2241",
+}
+
+
+@dataclass
+class PostingRig:
+    service: TestService
+    fake: FakeServer
+    settings: dict[str, str]
+
+    def accounting(self) -> Any:
+        backend = DottedNameResolver().maybe_resolve(self.settings["accounting.backend"])
+        return backend(self.settings)
+
+    def worker(self) -> OutboxWorker:
+        return OutboxWorker(session_factory(self.service.engine), self.accounting(),
+                            AccountMapping.from_settings(self.settings),
+                            policy=WorkerPolicy(backoff_base=0.0))
+
+    def sync(self) -> SyncService:
+        return SyncService(session_factory(self.service.engine), self.accounting())
+
+
+@contextmanager
+def posting_rig(system: str, db_url: str, store: Path, **extra: str) -> Iterator[PostingRig]:
+    app = make_fake(system)
+    app.hang_seconds = 1.0
+    with FakeServer(app) as fake:
+        settings = {**settings_for(system, fake), **MAPPING, "accounting.read_timeout": "0.4", **extra}
+        svc = make_service(db_url, store, **settings)
+        try:
+            yield PostingRig(svc, fake, settings)
+        finally:
+            svc.engine.dispose()

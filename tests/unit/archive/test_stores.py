@@ -1,0 +1,145 @@
+"""Both stores pass the same contract; S3 specifics against a real SeaweedFS."""
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ClientError
+
+from invoice_archive.archive.s3store import S3Store, StoreError, credentials_from_env
+from invoice_archive.archive.store import FileSystemStore, ObjectExists
+from invoice_archive.archive.stores import store_from_url
+from tests.unit.archive.store_contract import StoreContract
+
+
+class TestFileSystemStore(StoreContract):
+    @pytest.fixture
+    def store(self, tmp_path):
+        return FileSystemStore(tmp_path / "store")
+
+
+class TestS3Store(StoreContract):
+    @pytest.fixture
+    def store(self, seaweed, s3_bucket, s3_prefix):
+        return store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/archive"), seaweed.settings())
+
+
+class TestS3StoreWithoutConditionalPut(StoreContract):
+    """head-then-put and verify, for servers without If-None-Match."""
+    concurrent_writers_are_safe = False
+
+    @pytest.fixture
+    def store(self, seaweed, s3_bucket, s3_prefix):
+        return store_from_url(seaweed.url(s3_bucket, s3_prefix) + "&conditional=false", seaweed.settings())
+
+
+class _NoConditionalClient:
+    """A real client in front of a server that answers If-None-Match with 501."""
+
+    def __init__(self, client):
+        self._client = client
+        self.refused = 0
+
+    def put_object(self, **kw):
+        if "IfNoneMatch" in kw:
+            self.refused += 1
+            raise ClientError({"Error": {"Code": "NotImplemented", "Message": "If-None-Match"},
+                               "ResponseMetadata": {"HTTPStatusCode": 501}}, "PutObject")
+        return self._client.put_object(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_falls_back_when_the_server_lacks_conditional_put(seaweed, s3_bucket, s3_prefix):
+    client = _NoConditionalClient(seaweed.client())
+    store = S3Store(s3_bucket, f"{s3_prefix}/p", client=client)
+    assert store.put("a", b"1") is True
+    assert store.put("b", b"2") is True
+    assert client.refused == 1                     # remembered after the first refusal
+    with pytest.raises(ObjectExists):
+        store.put("a", b"other")
+    strict = S3Store(s3_bucket, f"{s3_prefix}/q", client=client, conditional="true")
+    with pytest.raises(StoreError):
+        strict.put("a", b"1")
+
+
+def test_prefixes_are_separate(seaweed, s3_bucket, s3_prefix):
+    a = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-a"), seaweed.settings())
+    b = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-b/deeper"), seaweed.settings())
+    a.put("x", b"a")
+    b.put("x", b"b")
+    assert list(a.keys()) == ["x"] and list(b.keys()) == ["x"]
+    assert a.get("x") == b"a" and b.get("x") == b"b"
+    listing = seaweed.client().list_objects_v2(Bucket=s3_bucket, Prefix=f"{s3_prefix}/")
+    raw = sorted(o["Key"] for o in listing["Contents"])
+    assert raw == [f"{s3_prefix}/org-a/x", f"{s3_prefix}/org-b/deeper/x"]
+
+
+def test_objects_carry_their_sha256(seaweed, s3_bucket, s3_prefix):
+    store = S3Store.from_url(seaweed.url(s3_bucket, s3_prefix), seaweed.settings())
+    store.put("k", b"hello")
+    head = seaweed.client().head_object(Bucket=s3_bucket, Key=f"{s3_prefix}/k")
+    assert head["Metadata"]["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+
+def test_wrong_credentials_are_refused(seaweed, s3_bucket, s3_prefix):
+    store = store_from_url(seaweed.url(s3_bucket, s3_prefix), {**seaweed.settings(), "archive.s3.secret_access_key": "wrong"})
+    with pytest.raises(StoreError) as info:
+        store.put("k", b"x")
+    assert isinstance(info.value, OSError)
+
+
+def test_unreachable_server_is_an_os_error(tmp_path):
+    from tests.support.seaweed import free_ports
+
+    port = free_ports(1)[0]
+    store = S3Store("b", endpoint_url=f"http://127.0.0.1:{port}", access_key_id="a", secret_access_key="b",
+                    connect_timeout=1, max_attempts=1)
+    with pytest.raises(OSError):
+        store.get("k")
+
+
+def test_ensure_bucket(seaweed):
+    store = S3Store.from_url(seaweed.url("created-by-store"), seaweed.settings())
+    store.ensure_bucket()
+    store.ensure_bucket()
+    assert store.put("k", b"v") is True
+
+
+def test_url_parsing_without_a_server(monkeypatch):
+    store = S3Store.from_url("s3://bucket/some/prefix/?endpoint=http://127.0.0.1:8333&region=cn-north-1",
+                             {"archive.s3.access_key_id": "id", "archive.s3.secret_access_key": "secret"})
+    assert (store.bucket, store.prefix, store.endpoint_url, store.region) == (
+        "bucket", "some/prefix/", "http://127.0.0.1:8333", "cn-north-1")
+    assert store.url == "s3://bucket/some/prefix?endpoint=http://127.0.0.1:8333&region=cn-north-1"
+    assert "secret" not in store.url and "secret" not in repr(store)
+    assert S3Store.from_url("s3://bucket").prefix == ""
+    with pytest.raises(ValueError, match="credentials"):
+        S3Store.from_url("s3://id:secret@bucket/p")
+    with pytest.raises(ValueError, match="unknown"):
+        S3Store.from_url("s3://bucket/p?endpont=http://x")
+    with pytest.raises(ValueError):
+        S3Store.from_url("s3:///p")
+    with pytest.raises(ValueError):
+        S3Store.from_url("s3://bucket/p?conditional=maybe")
+
+
+def test_credentials_from_env():
+    env = {"ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "s", "OTHER": "x"}
+    assert credentials_from_env(env) == {"archive.s3.access_key_id": "id", "archive.s3.secret_access_key": "s"}
+
+
+def test_store_from_url(tmp_path):
+    fs = store_from_url((tmp_path / "s").as_uri())
+    assert isinstance(fs, FileSystemStore) and fs.root == tmp_path / "s"
+    assert isinstance(store_from_url("s3://b/p?endpoint=http://127.0.0.1:1"), S3Store)
+    with pytest.raises(ValueError, match="unsupported"):
+        store_from_url("ftp://host/x")
+
+
+def test_seaweed_helper_reports_a_missing_binary(tmp_path):
+    from tests.support.seaweed import SeaweedServer, SeaweedUnavailable
+
+    server = SeaweedServer(tmp_path, weed=str(tmp_path / "no-weed-here"))
+    with pytest.raises(SeaweedUnavailable, match="cannot run"):
+        server.start()
+    server.stop()   # nothing started: a no-op
