@@ -58,7 +58,7 @@ FROM generate_series(1, :claims) AS c;
 
 INSERT INTO invoices (id, org_id, business_key, kind, source_format, code, number, check_code, issue_date,
                       seller_name, seller_tax_id, buyer_name, buyer_tax_id, amount_excl_tax, tax, total, is_red,
-                      status, filename, media_type, size_bytes, sha256, sm3, storage_key, document, verdict,
+                      status, posted_fiscal_year, posted_period, filename, media_type, size_bytes, sha256, sm3, storage_key, document, verdict,
                       verification, received_at, received_by)
 SELECT i, 1, '2499' || lpad(i::text, 16, '0'), 'digital_normal', 'xml', NULL, '2499' || lpad(i::text, 16, '0'),
        NULL, make_date(2019 + ((i + 1) / 2) % 6, 1 + (((i + 1) / 2) / 6) % 12, 1 + i % 28),
@@ -66,7 +66,8 @@ SELECT i, 1, '2499' || lpad(i::text, 16, '0'), 'digital_normal', 'xml', NULL, '2
            || CASE WHEN i % 3 = 0 THEN '' ELSE (i % 997)::text || '分公司' END,
        '9131' || lpad((i % 5000)::text, 14, '0'), '基准测试单位', '91320115MA202UKD7X',
        ((i::bigint * 7919) % 100000) / 100.0, 0, ((i::bigint * 7919) % 100000) / 100.0 + 1, false,
-       CASE WHEN ((i + 1) / 2) % 5 < 3 THEN 'archived' ELSE 'posted' END, 'f.xml', 'application/xml', 1000,
+       CASE WHEN ((i + 1) / 2) % 5 < 3 THEN 'archived' ELSE 'posted' END,
+       2019 + ((i + 1) / 2) % 6, 1 + (((i + 1) / 2) / 6) % 12, 'f.xml', 'application/xml', 1000,
        md5(i::text) || md5(i::text), md5(i::text) || md5(i::text), 'originals/' || i, '{}'::jsonb,
        'valid', '{"verdict": "valid", "checks": []}'::jsonb, now(), '张经办'
 FROM generate_series(1, :invoices) AS i;
@@ -119,6 +120,8 @@ def queries(n_invoices: int, rnd: random.Random) -> dict[str, callable]:
             sort="amount")),
         "archival code": lambda: ("vouchers", SearchQuery(archival_code=archival_code(
             5 * rnd.randint(0, n_vouchers // 5 - 1) + rnd.randint(1, 2)))),
+        "period (invoices)": lambda: ("invoices", SearchQuery(
+            fiscal_year=rnd.randint(2019, 2024), period=rnd.randint(1, 12))),
         "status + period": lambda: ("invoices", SearchQuery(
             status="posted", fiscal_year=rnd.randint(2019, 2024), period=rnd.randint(1, 12))),
     }

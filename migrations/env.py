@@ -41,15 +41,39 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def _sqlite_pragma(connection, pragma: str) -> list:  # type: ignore[no-untyped-def]
+    """Run a pragma on the driver connection outside any transaction (our engine
+    emits BEGIN IMMEDIATE itself, and SQLite ignores foreign_keys inside one)."""
+    if connection.in_transaction():
+        connection.commit()
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        return cursor.execute(pragma).fetchall()
+    finally:
+        cursor.close()
+
+
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        # A batch migration rebuilds a SQLite table by copy, drop and rename; with
+        # foreign keys enforced, dropping a table other rows refer to fails.  They
+        # are off while migrating (the pragma only works outside a transaction)
+        # and every reference is checked before they are on again.
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=OFF")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
+        render_as_batch=sqlite,
         compare_type=True,
     )
     with context.begin_transaction():
         context.run_migrations()
+    if sqlite:
+        broken = _sqlite_pragma(connection, "PRAGMA foreign_key_check")
+        _sqlite_pragma(connection, "PRAGMA foreign_keys=ON")
+        if broken:
+            raise RuntimeError(f"foreign keys broken after migrating: {broken[:10]}")
 
 
 if context.is_offline_mode():

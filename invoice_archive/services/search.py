@@ -30,7 +30,7 @@ from invoice_archive.models import (
 from invoice_archive.services.audit import AuditLog
 
 # The indexes these queries rely on are declared with the models (invoice.py,
-# voucher.py, claim.py) and made by migrations 0005 and 0006.
+# voucher.py, claim.py) and made by migrations 0005, 0006 and 0007.
 
 INVOICE_STATUSES = ("received", "claimed", "posted", "archived", "reversed")
 VOUCHER_STATUSES = ("posted", "archived", "reversed")   # the voucher's claim status
@@ -260,13 +260,17 @@ class SearchService:
         conds = self._invoice_filters(q, amount=True)
         if q.status:
             conds.append(Invoice.status == q.status)
+        # The accounting period is the posting voucher's, copied onto the invoice when
+        # they are linked (migration 0007): a period (and status) search reads one index.
+        if q.fiscal_year:
+            conds.append(Invoice.posted_fiscal_year == q.fiscal_year)
+        if q.period:
+            conds.append(Invoice.posted_period == q.period)
         voucher_conds: list[Any] = []
         if q.voucher_number:
             voucher_conds += self._voucher_number_filter(q.voucher_number)
-        if q.fiscal_year:
-            voucher_conds.append(Voucher.fiscal_year == q.fiscal_year)
-        if q.period:
-            voucher_conds.append(Voucher.period == q.period)
+            if q.fiscal_year:
+                voucher_conds.append(Voucher.fiscal_year == q.fiscal_year)
         if q.archival_code:
             voucher_conds.append(Voucher.id.in_(select(ArchiveItem.voucher_id).where(
                 ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == q.archival_code)))
@@ -274,7 +278,7 @@ class SearchService:
         if voucher_conds:
             # Only posted invoices can match a voucher filter: start from the few vouchers
             # it selects (materialised on PostgreSQL, so the planner cannot instead walk
-            # every invoice in date order hoping to meet the period's).
+            # every invoice in date order hoping to meet the voucher's).
             cand = (select(InvoiceVoucherLink.invoice_id, Voucher.id.label("voucher_id"), Voucher.voucher_word,
                            Voucher.voucher_number, Voucher.fiscal_year, Voucher.period)
                     .join(Voucher, Voucher.id == InvoiceVoucherLink.voucher_id)

@@ -138,6 +138,8 @@ class VoucherService:
                 for line in claim.lines:
                     self.db.add(InvoiceVoucherLink(invoice_id=line.invoice_id, voucher_id=voucher.id))
                     line.invoice.status = InvoiceStatus.POSTED
+                    line.invoice.posted_fiscal_year = voucher.fiscal_year
+                    line.invoice.posted_period = voucher.period
                 self.db.flush()
         except IntegrityError:
             raise Conflict(f"凭证 {display} 或报销单 {claim.number} 的发票已入账，不能重复入账。",

@@ -21,3 +21,27 @@ def test_downgrade_to_base_and_up_again(db_url):
         diff = compare_metadata(MigrationContext.configure(conn), models.Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_0007_backfills_the_posting_period_of_posted_invoices(service, db_url):
+    """Invoices posted before migration 0007 get their voucher's period; the others none."""
+    from sqlalchemy import text
+
+    from tests.support.invoices import synthetic_xml
+    from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report
+
+    posted = post_invoice(service, synthetic_xml("24992000000000000701"), "a.xml").json
+    waiting = post_invoice(service, synthetic_xml("24992000000000000702"), "b.xml").json
+    claim = approve_claim(service, create_claim(service, [posted["id"]]).json["id"])
+    post_voucher(service, voucher_report(claim, year=2024, period=9, date="2024-09-30"))
+    service.engine.dispose()   # no pooled connection may hold the tables the migration alters
+
+    cfg = alembic_config(str(PROJECT / "development.ini"), db_url)
+    command.downgrade(cfg, "0006")
+    command.upgrade(cfg, "head")
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        rows = dict(conn.execute(text(
+            "SELECT id, posted_fiscal_year || '-' || posted_period FROM invoices")).all())
+    engine.dispose()
+    assert rows == {posted["id"]: "2024-9", waiting["id"]: None}

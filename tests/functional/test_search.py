@@ -101,6 +101,21 @@ def test_invoice_search(service, vouchers):
     assert search(service, "invoices", voucher_number="记-0007").json["total"] == 2
 
 
+def test_invoices_by_period_and_status(service, vouchers):
+    """The period is the posting voucher's (copied onto the invoice when linked)."""
+    july = search(service, "invoices", fiscal_year=2024, period=7, sort="number").json
+    assert [i["number"] for i in july["items"]] == ["24992000000000000011", "24992000000000000012"]
+    assert {i["voucher"]["period"] for i in july["items"]} == {7}
+    assert search(service, "invoices", fiscal_year=2024, period=7, status="archived").json["total"] == 2
+    assert search(service, "invoices", fiscal_year=2024, period=7, status="posted").json["total"] == 0
+    august = search(service, "invoices", fiscal_year=2024, period=8, status="posted").json
+    assert [(i["number"], i["voucher"]["display_number"]) for i in august["items"]] \
+        == [("24992000000000000013", "记-0008")]
+    assert search(service, "invoices", fiscal_year=2023).json["total"] == 0
+    unposted = post_invoice(service, synthetic_xml("24992000000000000014"), "14.xml").json
+    assert unposted["id"] not in [i["id"] for i in search(service, "invoices", period=7).json["items"]]
+
+
 def test_refusals(service, vouchers):
     bad_sort = search(service, sort="password", expect=422).json
     assert bad_sort["error"]["code"] == "invalid_sort"
