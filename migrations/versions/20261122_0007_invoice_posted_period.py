@@ -36,8 +36,8 @@ def upgrade() -> None:
         batch_op.create_check_constraint(
             op.f('ck_invoices_posted_period_whole'), '(posted_fiscal_year IS NULL) = (posted_period IS NULL)')
         batch_op.create_index('ix_invoices_org_posted_period',
-                              ['org_id', 'posted_fiscal_year', 'posted_period', 'status', 'issue_date', 'id'],
-                              unique=False)
+                              ['org_id', 'posted_fiscal_year', 'posted_period', 'issue_date', 'id'],
+                              unique=False, postgresql_include=['status'])
 
 
 def downgrade() -> None:
