@@ -30,6 +30,7 @@ PREFIX = "/audit"
 T = "invoice_archive:templates/"
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "script-src 'none'; form-action 'self'; frame-ancestors 'none'")
+STATUS_LABELS = {"posted": "已入账", "archived": "已归档", "reversed": "已冲销"}
 SEARCH_FIELDS = ("invoice_number", "voucher_number", "fiscal_year", "period", "seller", "seller_tax_id",
                  "amount_min", "amount_max", "archival_code", "status", "sort")
 
@@ -54,7 +55,7 @@ def home(request: Any) -> Any:
     if not request.has_permission(P.SEARCH_READ):
         raise HTTPForbidden()
     form = {k: request.GET.get(k, "").strip() for k in SEARCH_FIELDS}
-    page, error = None, None
+    page, error, pages = None, None, {}
     if any(form.values()):
         params = {k: v for k, v in form.items() if v}
         try:
@@ -65,11 +66,24 @@ def home(request: Any) -> Any:
             offset = max(int(request.GET.get("offset") or 0), 0)
             page = request.find_service(SearchService).vouchers(search_query({**params, "limit": limit,
                                                                                "offset": offset}))
+            pages = _page_links(request, params, page)
         except ValueError:
             error = "年度、期间须为数字。"
         except DomainError as exc:
             error = exc.message
-    return _page(request, signin=False, form=form, page=page, error=error)
+    return _page(request, signin=False, form=form, page=page, error=error, pages=pages,
+                 status_labels=STATUS_LABELS)
+
+
+def _page_links(request: Any, params: dict[str, Any], page: Any) -> dict[str, str]:
+    """Links to the previous and next page of the same search (same criteria, same sort)."""
+    links = {}
+    query = {**params, "limit": page.limit}
+    if page.offset > 0:
+        links["prev"] = request.route_url("web.home", _query={**query, "offset": max(page.offset - page.limit, 0)})
+    if page.offset + len(page.items) < page.total:
+        links["next"] = request.route_url("web.home", _query={**query, "offset": page.offset + page.limit})
+    return links
 
 
 @view_config(route_name="web.login", request_method="POST", permission=NO_PERMISSION_REQUIRED,

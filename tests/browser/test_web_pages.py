@@ -71,3 +71,20 @@ def test_sign_out_clears_the_cookie(service, archived_voucher):
     page.forms[0].submit()   # the sign-out form in the header
     assert not service.app.cookies.get(WEB_COOKIE)
     assert "审计人员登录" in service.app.get("/audit/").text
+
+
+def test_results_page_through_with_the_same_criteria(service, archived_voucher):
+    from tests.support.invoices import synthetic_xml
+    from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report
+
+    inv = post_invoice(service, synthetic_xml("24992000000000000042"), "42.xml").json
+    claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
+    post_voucher(service, voucher_report(claim, number="0042"))
+    _sign_in(service)
+    first = service.app.get("/audit/", params={"fiscal_year": "2024", "sort": "number", "limit": "1"})
+    assert "共找到 2 张凭证，显示第 1–1 张" in first.text
+    assert "记-0041" in first.text and "已归档" in first.text and 'id="prev-page"' not in first.text
+    second = first.click(linkid="next-page")
+    assert "显示第 2–2 张" in second.text and "记-0042" in second.text and "已入账" in second.text
+    assert 'id="next-page"' not in second.text
+    assert "记-0041" in second.click(linkid="prev-page").text
