@@ -492,33 +492,50 @@ def _fill(draft: Draft, root: Element, getter: Any) -> None:
     """
     fields = draft.fields
     for node in root:
-        name = local(node.tag)
-        spec = _FIELDS.get(name)
+        spec = _fill_spec(node.tag)
         if spec is None:
-            if name in _GROUPS:
-                for sub in node:
-                    sub_spec = _FIELDS.get(local(sub.tag))
-                    if sub_spec is not None and sub_spec[0] not in fields:
-                        draft.set(sub_spec[0], sub_spec[1](getter(sub)))
+            continue
+        if spec is _GROUP:
+            for sub in node:
+                sub_spec = _fill_spec(sub.tag)
+                if sub_spec is not None and sub_spec is not _GROUP and sub_spec[0] not in fields:
+                    draft.set(sub_spec[0], sub_spec[1](getter(sub)))
             continue
         if spec[0] not in fields:
             draft.set(spec[0], spec[1](getter(node)))
 
 
+_GROUP = ("group", None)
+_FILL_SPECS: dict[Any, Any] = {}
+
+
+def _fill_spec(tag: Any) -> Any:
+    """Full tag -> (field, normaliser), _GROUP for Buyer/Seller/eInvoice, or None (memoised)."""
+    try:
+        return _FILL_SPECS[tag]
+    except KeyError:
+        pass
+    if len(_FILL_SPECS) > 20_000:   # hostile files with endless distinct tags
+        _FILL_SPECS.clear()
+    name = local(tag) if isinstance(tag, str) else ""
+    spec = _FILL_SPECS[tag] = _FIELDS.get(name) or (_GROUP if name in _GROUPS else None)
+    return spec
+
+
 def _record_lines(goods: Element) -> list[LineItem]:
     """GoodsInfos/GoodsInfo rows of an original_invoice.xml record."""
     lines = []
-    for info in goods:
-        if local(info.tag) != "GoodsInfo":
-            continue
+    names: dict[Any, str | None] = {}   # full tag -> line field (or None), for this record
+    for info in findall(goods, "GoodsInfo"):
         row: dict[str, str | None] = {}
         for cell in info:
-            name = local(cell.tag)
-            if name in _LINE_FIELD_SET and name not in row:
-                text = cell.text
-                if len(cell):
-                    text = "".join(cell.itertext())
-                row[name] = text
+            tag = cell.tag
+            try:
+                name = names[tag]
+            except KeyError:
+                name = names[tag] = local(tag) if isinstance(tag, str) and local(tag) in _LINE_FIELD_SET else None
+            if name is not None and name not in row:
+                row[name] = "".join(cell.itertext()) if len(cell) else cell.text
         lines.append(_line(row))
     return lines
 

@@ -9,6 +9,7 @@ declares, and on the bytes actually produced while inflating.
 from __future__ import annotations
 
 import struct
+from functools import partial
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -31,6 +32,10 @@ class MemberInfo(NamedTuple):
     compress_type: int
     header_offset: int
     crc: int
+
+
+_new_info = partial(tuple.__new__, MemberInfo)   # skips NamedTuple's Python-level __new__
+_UNSAFE_FIRST = ("/", "\\", "")
 
 
 def check_upload(data: bytes, limits: Limits) -> None:
@@ -264,7 +269,14 @@ def open_ofd(data: bytes, limits: Limits | None = None) -> OfdPackage:
         if csize == 0xFFFFFFFF or size == 0xFFFFFFFF or hoff == 0xFFFFFFFF:
             size, csize, hoff = _zip64_extra(data[start + nlen : start + nlen + elen], size, csize, hoff)
         off = start + nlen + elen + clen
-        name = _safe_name(_decode_name(raw_name, flags))
+        if raw_name.isascii():   # the common case, inlined: a plain relative name
+            name = raw_name.decode("ascii")
+            if name[:1] in _UNSAFE_FIRST or ".." in name or "\\" in name or ":" in name or "\x00" in name:
+                name = _safe_name(name)
+            elif name[:2] == "./":
+                name = name[2:]
+        else:
+            name = _safe_name(_decode_name(raw_name, flags))
         if flags & 0x1:
             raise InvoiceFormatError("encrypted_zip", member=name)
         if name[-1:] == "/":
@@ -284,5 +296,5 @@ def open_ofd(data: bytes, limits: Limits | None = None) -> OfdPackage:
             raise InvoiceFormatError("zip_bomb", member=name, size=total)
         if hoff + 30 > size_of_data or hoff + csize > size_of_data:
             raise InvoiceFormatError("truncated_zip", member=name)
-        infos[name] = MemberInfo(name, csize, size, method, hoff, crc)
+        infos[name] = _new_info((name, csize, size, method, hoff, crc))
     return OfdPackage(data, infos, limits)

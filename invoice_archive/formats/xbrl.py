@@ -12,14 +12,33 @@ from collections.abc import Callable
 from . import normalize as norm
 from .merge import Draft
 from .model import LineItem
-from .xmlsafe import Element, attr, local, ns_of, text_of
+from .xmlsafe import Element, local, ns_of, text_of
 
 SOURCE = "ofd:xbrl"
 
 
+_TAXONOMY_BY_TAG: dict[object, str] = {}
+
+
 def _taxonomy_of(el: Element) -> str:
-    """'http://xbrl.mof.gov.cn/taxonomy/2021-09-30/inv' -> 'inv' (or the bare prefix)."""
-    return ns_of(el).rstrip("/").rpartition("/")[2]
+    """'http://xbrl.mof.gov.cn/taxonomy/2021-09-30/inv' -> 'inv' (or the bare prefix); memoised by tag."""
+    tag = el.tag
+    try:
+        return _TAXONOMY_BY_TAG[tag]
+    except KeyError:
+        pass
+    if len(_TAXONOMY_BY_TAG) > 20_000:   # hostile files with endless distinct tags
+        _TAXONOMY_BY_TAG.clear()
+    name = _TAXONOMY_BY_TAG[tag] = ns_of(el).rstrip("/").rpartition("/")[2] if isinstance(tag, str) else ""
+    return name
+
+
+def _is_nil(el: Element) -> bool:
+    """xsi:nil="true", whatever the prefix or namespace handling gave the attribute."""
+    for key, value in el.items():
+        if value == "true" and (key == "nil" or key.endswith("}nil") or key.endswith(":nil")):
+            return True
+    return False
 
 
 def taxonomy(root: Element) -> str | None:
@@ -43,7 +62,7 @@ def _facts(root: Element, prefix: str) -> dict[str, str]:
         if len(child) or _taxonomy_of(child) != prefix:
             continue
         name = local(child.tag)
-        if name in facts or attr(child, "nil") == "true":
+        if name in facts or _is_nil(child):
             continue
         facts[name] = child.text or ""
     return facts

@@ -58,8 +58,11 @@ def text_of(el: Element | None) -> str | None:
 
 
 def find(el: Element | None, name: str) -> Element | None:
+    """The first child whose local name is ``name`` (any namespace or none)."""
     if el is None:
         return None
+    if type(el) is not Element:   # lxml: matched in C, no proxy per skipped child
+        return next(el.iterchildren("{*}" + name), None)
     for child in el:
         if local(child.tag) == name:
             return child
@@ -69,6 +72,8 @@ def find(el: Element | None, name: str) -> Element | None:
 def findall(el: Element | None, name: str) -> list[Element]:
     if el is None:
         return []
+    if type(el) is not Element:
+        return list(el.iterchildren("{*}" + name))
     return [child for child in el if local(child.tag) == name]
 
 
@@ -138,6 +143,8 @@ def refuse_dtd(data: bytes, member: str) -> None:
     ``<!`` inside a comment or CDATA that is not itself a comment or CDATA start
     is also refused.
     """
+    if data.count(b"<!") == data.count(b"<!--") + data.count(b"<![CDATA["):
+        return   # every "<!" opens a comment or a CDATA section (counted in C)
     find = data.find
     pos = find(b"<!")
     while pos != -1:
