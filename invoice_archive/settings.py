@@ -19,8 +19,12 @@ ENVIRON = {
     "accounting.voucher_report_parser": "VOUCHER_REPORT_PARSER",
     "verification.trust_store": "TRUST_STORE",
     "verification.reimbursable_verdicts": "REIMBURSABLE_VERDICTS",
-    "archive.fonds_code": "FONDS_CODE",
     "intake.max_upload_bytes": "MAX_UPLOAD_BYTES",
+    "bundle.signing_algorithm": "BUNDLE_SIGNING_ALGORITHM",
+    "bundle.signing_key": "BUNDLE_SIGNING_KEY",
+    "taxplatform.backend": "TAXPLATFORM_BACKEND",
+    "taxplatform.url": "TAXPLATFORM_URL",
+    "archive.clamav_database": "CLAMAV_DATABASE",
 }
 
 DEFAULTS = {
