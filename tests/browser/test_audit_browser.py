@@ -15,7 +15,7 @@ from tests.browser.conftest import INVOICE_NUMBER
 from tests.support.server import serve
 
 
-def _wait_for_download(folder: Path, timeout: float = 20) -> Path:
+def _wait_for_download(folder: Path, timeout: float = 60) -> Path:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         done = [p for p in folder.glob("*.zip")] if folder.is_dir() else []

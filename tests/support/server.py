@@ -25,7 +25,7 @@ def serve(wsgi_app: Any, *, threads: int = 16) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60   # generous: CI machines can be busy
     while time.monotonic() < deadline:
         try:
             httpx.get(f"{url}/api/v1/health", timeout=1)

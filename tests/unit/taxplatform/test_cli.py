@@ -67,7 +67,7 @@ def test_serves_the_script_until_interrupted(tmp_path):
         assert check("24992000000000000003").status is CheckStatus.RED_REVERSED
         assert proc.poll() is None  # still serving
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
