@@ -421,7 +421,7 @@ def _json_member(members: dict[str, bytes], path: Any) -> dict | None:
 
 def _check_signature_verdict(label: str, original: str, data: bytes, recorded: dict | None,
                              checks: _Checks, trust_store: Any) -> None:
-    from invoice_archive.verification import verify_ofd, verify_xml
+    from invoice_archive.verification import verify_ofd, verify_pdf, verify_xml
 
     try:
         if data[:4] == b"PK\x03\x04":
@@ -431,6 +431,8 @@ def _check_signature_verdict(label: str, original: str, data: bytes, recorded: d
             report = verify_ofd({name: pkg[name] for name in pkg}, trust_store=trust_store)
         elif data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
             report = verify_xml(data, trust_store=trust_store)
+        elif b"%PDF-" in data[:1024]:
+            report = verify_pdf(data, trust_store=trust_store)
         else:
             checks.add("invoice_signature", "not_checked", f"{label}: 该格式的签名不支持离线验证", original)
             return

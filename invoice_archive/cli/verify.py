@@ -16,6 +16,7 @@ from invoice_archive.verification import (
     TrustStore,
     VerificationReport,
     verify_ofd,
+    verify_pdf,
     verify_xml,
 )
 
@@ -62,9 +63,9 @@ def verify_file(path: Path, trust_store: TrustStore | None) -> VerificationRepor
         return verify_ofd(members, trust_store=trust_store)
     if head.startswith(b"<"):
         return verify_xml(data, trust_store=trust_store)
-    if data.startswith(b"%PDF"):
-        raise UnreadableFile("PDF 的签名验证尚不支持 (PDF signature verification not supported)")
-    raise UnreadableFile("不支持的文件格式 (neither OFD nor XML)")
+    if b"%PDF-" in data[:1024]:
+        return verify_pdf(data, trust_store=trust_store)
+    raise UnreadableFile("不支持的文件格式 (neither OFD, XML nor PDF)")
 
 
 def _human(path: Path, report: VerificationReport, verbose: bool, out) -> None:

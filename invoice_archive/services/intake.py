@@ -16,7 +16,7 @@ from invoice_archive.interfaces import IArchiveStore
 from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import CompliancePolicy, TaxChecker, red_invoice_arrived, rules_report
-from invoice_archive.verification import TrustStore, verify_ofd, verify_xml
+from invoice_archive.verification import TrustStore, verify_ofd, verify_pdf, verify_xml
 
 MEDIA_TYPES = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
 
@@ -31,9 +31,9 @@ class Verifier:
         if doc.source_format == "ofd":
             report = verify_ofd(open_ofd(data), trust_store=self.trust_store)
         elif doc.source_format == "xml":
-            report = verify_xml(data)
-        else:   # PDF: signatures in PDFs are not verified yet; authenticity rests on 查验
-            return {"verdict": "unsigned", "checks": [], "detail": "PDF 发票未校验电子签名，须经税务平台查验"}
+            report = verify_xml(data, trust_store=self.trust_store)
+        else:
+            report = verify_pdf(data, trust_store=self.trust_store)
         return report.to_dict()
 
 
@@ -47,7 +47,8 @@ def refuse_unauthentic(doc: InvoiceDocument, verification: dict[str, Any]) -> No
     files = sorted({c["file"] for c in failing if c.get("file")})
     label = doc.number or doc.business_key
     if verdict == "tampered":
-        message = (f"发票 {label} 的电子签名校验未通过：文件 {'、'.join(files) or '（未知）'} 在签名后被修改。"
+        what = f"文件 {'、'.join(files)}" if files else "文件内容"   # a PDF signs one file, not members
+        message = (f"发票 {label} 的电子签名校验未通过：{what}在签名后被修改。"
                    "请向开票方重新获取发票原件后上传。")
         code = "invoice_tampered"
     else:

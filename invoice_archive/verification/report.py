@@ -19,7 +19,7 @@ RESULTS = frozenset({"pass", "fail", "warning", "not_checked"})
 # A failed check with one of these codes means a signed file changed after
 # signing ("tampered"); any other failed check means the signature itself does
 # not hold ("invalid").
-TAMPER_CODES = frozenset({"reference_digest", "reference_missing"})
+TAMPER_CODES = frozenset({"reference_digest", "reference_missing", "content_digest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +72,10 @@ class CertificateInfo:
 @dataclass(frozen=True, slots=True)
 class SignatureInfo:
     id: str
-    version: str | None              # "v1" | "v4" | "v5" | "gbt35275" | None (unreadable)
-    location: str | None             # Signature.xml path inside the package
+    version: str | None              # "v1" | "v4" | "v5" | "gbt35275" | "pkcs7" (PDF) | None (unreadable)
+    location: str | None             # Signature.xml path inside the package; a PDF's /ByteRange
     signing_time: datetime | None    # from the signed data when present
-    signing_time_source: str | None  # "tbs" | "signed_attributes" | "signature_xml"
+    signing_time_source: str | None  # "tbs" | "signed_attributes" | "signature_xml" | "pdf_signature_dictionary"
     signature_method: str | None     # OID from Signature.xml / the signed value
     provider: str | None = None
     seal_name: str | None = None

@@ -25,6 +25,8 @@ from ._der import DerError, Node
 
 GBT35275_SIGNED_DATA = "1.2.156.10197.6.1.4.2.2"
 GBT35275_DATA = "1.2.156.10197.6.1.4.2.1"
+PKCS7_SIGNED_DATA = "1.2.840.113549.1.7.2"   # CMS (RFC 5652): PDF signatures
+PKCS7_DATA = "1.2.840.113549.1.7.1"
 ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
 ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
 ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
@@ -160,7 +162,7 @@ def parse_signed_value(data: bytes) -> SESSignature | SignedData:
         raise SignedValueError("SignedValue.dat 不是 SEQUENCE")
     try:
         kids = root.children()
-        if kids and kids[0].is_(_der.OID) and kids[0].as_oid() == GBT35275_SIGNED_DATA:
+        if kids and kids[0].is_(_der.OID) and kids[0].as_oid() in (GBT35275_SIGNED_DATA, PKCS7_SIGNED_DATA):
             return _parse_signed_data_content(kids[1])
         if kids and kids[0].is_(_der.INTEGER) and len(kids) >= 4 and kids[1].is_(_der.SET):
             return _parse_signed_data(root)   # bare SignedData

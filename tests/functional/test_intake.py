@@ -167,3 +167,26 @@ def test_an_oversize_body_is_refused_before_it_is_read(db_url, tmp_path):
     assert resp.json["error"]["code"] == "too_large"
     assert svc.count("invoices") == 0 and svc.stored_files() == []
     svc.engine.dispose()
+
+
+def test_a_signed_pdf_invoice_is_verified_and_a_tampered_one_refused(service):
+    import datetime as dt
+
+    from tests.support import testca
+    from tests.support.pdfsign import sign_pdf
+    from tests.support.textpdf import digital_invoice_lines, make_text_pdf
+
+    pki = testca.build_pki()
+    when = dt.datetime(2024, 3, 15, 2, 0, tzinfo=dt.timezone.utc)
+    signed = sign_pdf(make_text_pdf(digital_invoice_lines("24992000000000000088")),
+                      lambda content: testca.signed_data(content, pki.signer, when, pkcs7=True))
+    forged = signed.replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 596 842]", 1)   # still readable
+    err = post_invoice(service, forged, "forged.pdf", content_type="application/pdf", status=422).json["error"]
+    assert err["code"] == "invoice_tampered" and "文件内容在签名后被修改" in err["message"]
+    assert_nothing_left(service)
+
+    inv = post_invoice(service, signed, "24992000000000000088.pdf", content_type="application/pdf").json
+    report = service.app.get(f"/api/v1/invoices/{inv['id']}", headers=service.headers("王审计")).json["verification"]
+    assert report["verdict"] == "valid"
+    assert {c["code"]: c["result"] for c in report["checks"]}["content_digest"] == "pass"
+    assert report["signatures"][0]["signer_certificate"]["subject_cn"] == "合成税务监制章签章者"

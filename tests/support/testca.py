@@ -312,9 +312,11 @@ def sign_ofd(ofd_bytes: bytes, signer: Identity, seal: SealSpec | None = None, *
     return write_zip(m)
 
 
-def signed_data(content: bytes, signer: Identity, when: datetime, *, raw_rs: bool = False) -> bytes:
-    """GB/T 35275 SignedData, detached, with signed attributes."""
-    data_oid = "1.2.156.10197.6.1.4.2.1"
+def signed_data(content: bytes, signer: Identity, when: datetime, *, raw_rs: bool = False,
+                pkcs7: bool = False) -> bytes:
+    """GB/T 35275 SignedData, detached, with signed attributes (``pkcs7``: the same
+    structure under the CMS OIDs, as PDF signers write it)."""
+    data_oid = "1.2.840.113549.1.7.1" if pkcs7 else "1.2.156.10197.6.1.4.2.1"
     attrs = [
         seq(oid("1.2.840.113549.1.9.3"), set_of(oid(data_oid))),
         seq(oid("1.2.840.113549.1.9.5"), set_of(x509_time(when))),
@@ -334,7 +336,7 @@ def signed_data(content: bytes, signer: Identity, when: datetime, *, raw_rs: boo
         seq(oid(SM2_SIGN), tlv(0x05, b"")), octets(sig))
     sd = seq(integer(1), set_of(seq(oid(SM3), tlv(0x05, b""))), seq(oid(data_oid)),
              tlv(0xA0, signer.cert), set_of(signer_info))
-    return seq(oid("1.2.156.10197.6.1.4.2.2"), tlv(0xA0, sd))
+    return seq(oid("1.2.840.113549.1.7.2" if pkcs7 else "1.2.156.10197.6.1.4.2.2"), tlv(0xA0, sd))
 
 
 def replace_member(ofd_bytes: bytes, name: str, data: bytes) -> bytes:

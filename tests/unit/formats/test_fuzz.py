@@ -158,7 +158,7 @@ def test_xml_upload_mutations(sample: tuple[str, bytes], ops: list) -> None:
 
 
 def _synthetic_pdf() -> bytes:
-    from ._pdf import digital_invoice_lines, make_text_pdf
+    from tests.support.textpdf import digital_invoice_lines, make_text_pdf
 
     return make_text_pdf(digital_invoice_lines("24310000000000000003"))
 

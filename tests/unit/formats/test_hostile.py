@@ -256,7 +256,7 @@ def test_image_renamed_ofd_is_unsupported() -> None:
 
 
 def test_pdf_renamed_ofd_is_read_as_pdf() -> None:
-    from ._pdf import digital_invoice_lines, make_text_pdf
+    from tests.support.textpdf import digital_invoice_lines, make_text_pdf
 
     doc = read_invoice(make_text_pdf(digital_invoice_lines("24310000000000000007")), filename="invoice.ofd")
     assert doc.source_format == "pdf"

@@ -185,7 +185,7 @@ def test_same_invoice_as_pdf_has_the_same_business_key(samples_dir: Path) -> Non
     """The PDF print of an invoice (rendered here from what the OFD says) is the same invoice."""
     from invoice_archive.formats import KIND_LABELS
 
-    from ._pdf import make_text_pdf
+    from tests.support.textpdf import make_text_pdf
 
     ofd = read_invoice(sample_bytes(samples_dir, "ofdrw/converter__20240531141733.ofd"))
     lines = [
@@ -230,7 +230,7 @@ def test_old_style_invoice_as_pdf_has_the_same_business_key(samples_dir: Path) -
     """增值税电子普通发票 printed to PDF (rendered here from what the OFD says)."""
     from invoice_archive.formats import KIND_LABELS
 
-    from ._pdf import make_text_pdf
+    from tests.support.textpdf import make_text_pdf
 
     ofd = read_invoice(sample_bytes(samples_dir, "ofdrw/converter__1.ofd"))
     check = " ".join(ofd.check_code[i : i + 5] for i in range(0, 20, 5))

@@ -72,3 +72,21 @@ def test_real_samples_human_output(samples_dir, capsys):
     out = capsys.readouterr().out
     assert rc == 1
     assert "有效 (valid)" in out and "(tampered)" in out
+
+
+def test_pdf_invoices_are_verified_too(pki, tmp_path, capsys):
+    import datetime as dt
+
+    from tests.support.pdfsign import sign_pdf
+    from tests.support.textpdf import digital_invoice_lines, make_text_pdf
+
+    when = dt.datetime(2024, 3, 15, tzinfo=dt.timezone.utc)
+    signed = tmp_path / "signed.pdf"
+    signed.write_bytes(sign_pdf(make_text_pdf(digital_invoice_lines("24992000000000000099")),
+                                lambda content: testca.signed_data(content, pki.signer, when, pkcs7=True)))
+    plain = tmp_path / "plain.pdf"
+    plain.write_bytes(make_text_pdf(digital_invoice_lines("24992000000000000098")))
+    rc = run(_args(str(signed), str(plain), "--json"))
+    objs = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
+    assert rc == 0 and [o["verdict"] for o in objs] == ["valid", "unsigned"]
+    assert "content_digest" in {c["code"] for c in objs[0]["checks"]}
