@@ -29,3 +29,14 @@
     那么系统接收该发票，签名校验结果为"valid_with_warning"
     而且校验报告中"chain_root_untrusted"一项提示根证书不在信任库中
     而且以该发票创建报销单被拒绝，错误代码为"tax_check_required"
+
+  场景: 以 PDF 开具的数电票，签名有效时通过校验
+    当经办人"张经办"上传一张由受信任证书签名的 PDF 电子发票
+    那么系统接收该发票，签名校验结果为"valid"
+    而且校验报告中"byte_range"、"pdf_coverage"、"content_digest"、"signer_signature"、"chain_valid"各项均通过
+    而且该发票可以创建报销单
+
+  场景: 签名后内容被修改的 PDF 发票被拒绝
+    当经办人"张经办"上传一张签名后内容被修改的 PDF 电子发票
+    那么系统拒绝，错误代码为"invoice_tampered"
+    而且数据库与档案存储中没有留下任何记录

@@ -31,6 +31,31 @@ def signed_invoice(pki) -> bytes:
     return testca.sign_ofd(unsigned, pki.signer, testca.SealSpec(pki.seal_maker))
 
 
+@pytest.fixture
+def signed_pdf(pki) -> bytes:
+    import datetime as dt
+
+    from tests.support.pdfsign import sign_pdf
+    from tests.support.textpdf import digital_invoice_lines, make_text_pdf
+
+    when = dt.datetime(2024, 3, 15, 2, 0, tzinfo=dt.timezone.utc)
+    lines = digital_invoice_lines("24992000000000000177", buyer_name=BUYER["name"], buyer_tax_id=BUYER["tax_id"])
+    return sign_pdf(make_text_pdf(lines), lambda content: testca.signed_data(content, pki.signer, when, pkcs7=True))
+
+
+@when(parsers.parse('经办人"{who}"上传一张由受信任证书签名的 PDF 电子发票'))
+def upload_signed_pdf(service, ctx, signed_pdf, who: str) -> None:
+    ctx["response"] = post_invoice(service, signed_pdf, "signed.pdf", who=who, status="*",
+                                   content_type="application/pdf")
+
+
+@when(parsers.parse('经办人"{who}"上传一张签名后内容被修改的 PDF 电子发票'))
+def upload_tampered_pdf(service, ctx, signed_pdf, who: str) -> None:
+    tampered = signed_pdf.replace(b"/MediaBox [0 0 595 842]", b"/MediaBox [0 0 596 842]", 1)
+    ctx["response"] = post_invoice(service, tampered, "tampered.pdf", who=who, status="*",
+                                   content_type="application/pdf")
+
+
 @given("信任库中配置了测试根证书，且报销政策只接受签名有效的发票")
 def trust_store_configured(service, service_overrides) -> None:
     assert Path(service_overrides["verification.trust_store"], "root.pem").is_file()

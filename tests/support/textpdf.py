@@ -59,14 +59,15 @@ def make_text_pdf(lines: list[str], *, pages: int = 1) -> bytes:
     return bytes(out)
 
 
-def digital_invoice_lines(number: str, *, title: str = "电子发票（普通发票）") -> list[str]:
+def digital_invoice_lines(number: str, *, title: str = "电子发票（普通发票）", buyer_name: str = "测试购买方有限公司",
+                          buyer_tax_id: str = "91110000TESTBUY01X") -> list[str]:
     """Printed text of a made-up fully digital invoice (all values invented here)."""
     return [
         title,
         f"发票号码：{number}",
         "开票日期：2024年03月15日",
-        "购买方信息 名称：测试购买方有限公司",
-        "统一社会信用代码/纳税人识别号：91110000TESTBUY01X",
+        f"购买方信息 名称：{buyer_name}",
+        f"统一社会信用代码/纳税人识别号：{buyer_tax_id}",
         "销售方信息 名称：测试销售方有限公司",
         "统一社会信用代码/纳税人识别号：91310000TESTSEL02Y",
         "项目名称 规格型号 单位 数量 单价 金额 税率/征收率 税额",
