@@ -33,6 +33,7 @@ from .xmlsafe import (
     local,
     parse,
     scan_text_objects,
+    tag_memo,
     text_of,
 )
 
@@ -506,20 +507,13 @@ def _fill(draft: Draft, root: Element, getter: Any) -> None:
 
 
 _GROUP = ("group", None)
-_FILL_SPECS: dict[Any, Any] = {}
 
 
+@tag_memo
 def _fill_spec(tag: Any) -> Any:
-    """Full tag -> (field, normaliser), _GROUP for Buyer/Seller/eInvoice, or None (memoised)."""
-    try:
-        return _FILL_SPECS[tag]
-    except KeyError:
-        pass
-    if len(_FILL_SPECS) > 20_000:   # hostile files with endless distinct tags
-        _FILL_SPECS.clear()
+    """Full tag -> (field, normaliser), _GROUP for Buyer/Seller/eInvoice, or None."""
     name = local(tag) if isinstance(tag, str) else ""
-    spec = _FILL_SPECS[tag] = _FIELDS.get(name) or (_GROUP if name in _GROUPS else None)
-    return spec
+    return _FIELDS.get(name) or (_GROUP if name in _GROUPS else None)
 
 
 def _record_lines(goods: Element) -> list[LineItem]:

@@ -12,25 +12,21 @@ from collections.abc import Callable
 from . import normalize as norm
 from .merge import Draft
 from .model import LineItem
-from .xmlsafe import Element, local, ns_of, text_of
+from .xmlsafe import Element, local, tag_memo, text_of
 
 SOURCE = "ofd:xbrl"
 
 
-_TAXONOMY_BY_TAG: dict[object, str] = {}
+@tag_memo
+def _taxonomy_of_tag(tag: object) -> str:
+    """'{http://xbrl.mof.gov.cn/taxonomy/2021-09-30/inv}X' -> 'inv' (or the bare prefix)."""
+    if not isinstance(tag, str) or tag[:1] != "{":
+        return ""
+    return tag[1:tag.index("}")].rstrip("/").rpartition("/")[2]
 
 
 def _taxonomy_of(el: Element) -> str:
-    """'http://xbrl.mof.gov.cn/taxonomy/2021-09-30/inv' -> 'inv' (or the bare prefix); memoised by tag."""
-    tag = el.tag
-    try:
-        return _TAXONOMY_BY_TAG[tag]
-    except KeyError:
-        pass
-    if len(_TAXONOMY_BY_TAG) > 20_000:   # hostile files with endless distinct tags
-        _TAXONOMY_BY_TAG.clear()
-    name = _TAXONOMY_BY_TAG[tag] = ns_of(el).rstrip("/").rpartition("/")[2] if isinstance(tag, str) else ""
-    return name
+    return _taxonomy_of_tag(el.tag)
 
 
 def _is_nil(el: Element) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any, Callable, TypeVar
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
@@ -26,21 +27,36 @@ _GB_ENCODINGS = {"gbk", "gb2312", "gb18030", "gb_2312-80", "cp936"}
 
 
 Element = ET.Element
+T = TypeVar("T")
 
-_LOCAL_CACHE: dict[str, str] = {}
+_TAG_MEMO_LIMIT = 20_000
 
 
+def tag_memo(compute: Callable[[Any], T]) -> Callable[[Any], T]:
+    """Memoise a pure function of an element tag.  Readers ask the same few dozen
+    tags thousands of times; the cache is emptied when a hostile file brings
+    endless distinct tags."""
+    cache: dict[Any, T] = {}
+
+    def lookup(tag: Any) -> T:
+        try:
+            return cache[tag]
+        except KeyError:
+            pass
+        if len(cache) > _TAG_MEMO_LIMIT:
+            cache.clear()
+        value = cache[tag] = compute(tag)
+        return value
+
+    lookup.__doc__ = compute.__doc__
+    lookup.__name__ = compute.__name__
+    return lookup
+
+
+@tag_memo
 def local(tag: str) -> str:
-    """'{uri}TextObject' / '{ofd}TextObject' / 'TextObject' -> 'TextObject' (cached)."""
-    try:
-        return _LOCAL_CACHE[tag]
-    except KeyError:
-        pass
-    if len(_LOCAL_CACHE) > 20_000:  # hostile files with endless distinct tags
-        _LOCAL_CACHE.clear()
-    name = tag.rpartition("}")[2] if tag[:1] == "{" else tag
-    _LOCAL_CACHE[tag] = name
-    return name
+    """'{uri}TextObject' / '{ofd}TextObject' / 'TextObject' -> 'TextObject' (memoised)."""
+    return tag.rpartition("}")[2] if tag[:1] == "{" else tag
 
 
 def ns_of(el: Element) -> str:
