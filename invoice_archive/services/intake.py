@@ -47,7 +47,7 @@ def refuse_unauthentic(doc: InvoiceDocument, verification: dict[str, Any]) -> No
     files = sorted({c["file"] for c in failing if c.get("file")})
     label = doc.number or doc.business_key
     if verdict == "tampered":
-        what = f"文件 {'、'.join(files)}" if files else "文件内容"   # a PDF signs one file, not members
+        what = f"文件 {'、'.join(files)} " if files else "文件内容"   # a PDF signs one file, not members
         message = (f"发票 {label} 的电子签名校验未通过：{what}在签名后被修改。"
                    "请向开票方重新获取发票原件后上传。")
         code = "invoice_tampered"
