@@ -23,6 +23,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.items", f"{API}/archive/items")
     config.add_route("archive.item", f"{API}/archive/items/{{item_id}}")
     config.add_route("archive.bundle", f"{API}/archive/items/{{item_id}}/bundle")
+    config.add_route("archive.eep", f"{API}/archive/items/{{item_id}}/eep")
     config.add_route("archive.item_check", f"{API}/archive/items/{{item_id}}/check")
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw")
     config.add_route("archive.checks", f"{API}/archive/checks")

@@ -23,6 +23,7 @@ from invoice_archive.settings import Settings, merge_environ, parse
 
 # optional sub-commands contributed by other modules: (module, ...)
 PLUGINS = ("invoice_archive.cli.inspect", "invoice_archive.cli.verify", "invoice_archive.cli.verify_bundle",
+           "invoice_archive.cli.verify_eep",
            "invoice_archive.cli.audit", "invoice_archive.cli.archive",
            "invoice_archive.cli.worker", "adapters.fakes.cli", "adapters.taxplatform.cli")
 

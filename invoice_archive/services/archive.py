@@ -114,6 +114,11 @@ class ArchiveService:
 
     def bundle(self, item_id: int) -> tuple[ArchiveItem, bytes]:
         item = self.get(item_id)
+        data = self._stored_package(item)
+        self.audit.record("archive.downloaded", "archive_item", item.archival_code, sha256=item.package_sha256)
+        return item, data
+
+    def _stored_package(self, item: ArchiveItem) -> bytes:
         try:
             data = self.store.get(item.package_key)
         except KeyError:
@@ -122,8 +127,23 @@ class ArchiveService:
         if sha256_hex(data) != item.package_sha256:
             raise StoreUnavailable(f"档案 {item.archival_code} 的归档包校验值不符，可能已被篡改，请联系档案管理员。",
                                    code="package_fixity_failed", status=503)
-        self.audit.record("archive.downloaded", "archive_item", item.archival_code, sha256=item.package_sha256)
-        return item, data
+        return data
+
+    def eep(self, item_id: int, signer: Any) -> tuple[ArchiveItem, bytes]:
+        """The item as a DA/T 48 electronic-record encapsulation, rendered from its
+        package (checked for fixity first) and signed with the bundle key."""
+        from invoice_archive.archive.eep import build_eep
+        from invoice_archive.services.bundles import SigningUnconfigured
+
+        if signer is None:
+            raise SigningUnconfigured("签名密钥未配置（bundle.signing_key），暂不能生成 DA/T 48 封装包，请联系管理员。",
+                                      code="bundle_signing_unconfigured", status=503)
+        item = self.get(item_id)
+        data = self._stored_package(item)
+        org = self.db.get(Organisation, self.org_id)
+        eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer)
+        self.audit.record("archive.eep_downloaded", "archive_item", item.archival_code, sha256=sha256_hex(eep))
+        return item, eep
 
     # -- archiving ---------------------------------------------------------
     def archive_period(self, fiscal_year: int, period: int) -> tuple[list[ArchiveItem], list[str], list[dict]]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import datetime as dt
 from typing import Any
 from urllib.parse import quote
@@ -349,6 +350,15 @@ def get_item(request: Any) -> Any:
 def get_bundle(request: Any) -> Any:
     item, data = request.find_service(ArchiveService).bundle(int(request.matchdict["item_id"]))
     return _download(data, "application/zip", f"{item.archival_code}.zip", item.package_sha256)
+
+
+@api_view(route_name="archive.eep", request_method="GET", permission=P.ARCHIVE_DOWNLOAD, renderer=None)
+def get_eep(request: Any) -> Any:
+    from invoice_archive.services.bundles import signer_from_registry
+
+    item, data = request.find_service(ArchiveService).eep(int(request.matchdict["item_id"]),
+                                                          signer_from_registry(request.registry))
+    return _download(data, "application/xml", f"{item.archival_code}.eep.xml", hashlib.sha256(data).hexdigest())
 
 
 # -- audit --------------------------------------------------------------------
