@@ -164,9 +164,15 @@ def verify_eep(eep: bytes, public_key_pem: bytes) -> list[EepCheck]:
     bytes they name, and every embedded file against its recorded size and digests."""
     from invoice_archive.bundle.signing import SigningKeyError, verify_signature
 
+    from invoice_archive.formats import InvoiceFormatError
+    from invoice_archive.formats.xmlsafe import refuse_dtd
+
     checks: list[EepCheck] = []
     try:
+        refuse_dtd(eep, "eep")   # an EEP we wrote has no DTD; nothing is ever expanded
         root = ET.fromstring(eep)
+    except InvoiceFormatError:
+        return [EepCheck("eep_xml", "fail", "封装包含 DTD 或实体声明，拒绝解析")]
     except ET.ParseError as exc:
         return [EepCheck("eep_xml", "fail", f"封装包不是格式良好的 XML: {exc}")]
     ns = f"{{{NAMESPACE}}}"

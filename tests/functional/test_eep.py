@@ -103,3 +103,11 @@ def test_verify_eep_command_offline(service, item, tmp_path, capsys):
     eep.write_bytes(eep.read_bytes().replace("原始型".encode(), "修改型".encode(), 1))
     assert run(parser.parse_args(["verify-eep", str(eep), "--public-key", str(key), "--json"])) == 1
     assert '"status": "fail"' in capsys.readouterr().out
+
+
+def test_hostile_xml_is_refused_not_expanded():
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+            b"<r>&b;</r>")
+    [check] = verify_eep(bomb, b"")
+    assert check.code == "eep_xml" and check.result == "fail"
+    assert verify_eep(b"not xml", b"")[0].result == "fail"
