@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 
 from . import _der, sm
 from .certs import ParsedCertificate, TrustStore
-from .ofd import _cert, _chain, _Ctx, _sm2_check, _try_parse, _validity
+from ._steps import _cert, _chain, _Ctx, _sm2_check, _try_parse, _validity, _with_verdict
 from .report import VERIFIER_VERSION, Check, SignatureInfo, VerificationReport, verdict_from_checks
 from .ses import SignedData, SignedValueError, parse_signed_value
 
@@ -85,11 +85,6 @@ def verify_pdf(data: bytes, *, trust_store: TrustStore | None = None,
         infos.append(_with_verdict(info, verdict_from_checks(sig_checks)))
     return VerificationReport(verdict_from_checks(checks), tuple(checks), tuple(infos), VERIFIER_VERSION,
                               verified_at, store)
-
-
-def _with_verdict(info: SignatureInfo, verdict: str) -> SignatureInfo:
-    from dataclasses import replace
-    return replace(info, verdict=verdict)
 
 
 def _signatures(data: bytes) -> list[tuple[tuple[int, int, int, int], int]]:
