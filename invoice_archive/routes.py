@@ -41,3 +41,5 @@ def includeme(config: Any) -> None:
     config.add_route("web.logout", "/audit/logout")
     config.add_route("web.voucher", "/audit/vouchers/{voucher_id:\\d+}")
     config.add_route("web.bundle", "/audit/vouchers/{voucher_id:\\d+}/bundle")
+    config.add_route("web.item_package", "/audit/items/{item_id:\\d+}/package")
+    config.add_route("web.item_eep", "/audit/items/{item_id:\\d+}/eep")

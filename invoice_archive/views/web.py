@@ -22,7 +22,8 @@ from sqlalchemy import select
 from invoice_archive.errors import DomainError
 from invoice_archive.models import ApiToken
 from invoice_archive.security import ROLE_PERMISSIONS, WEB_COOKIE, Permissions as P, hash_token
-from invoice_archive.services.bundles import BundleService
+from invoice_archive.services.archive import ArchiveService
+from invoice_archive.services.bundles import BundleService, signer_from_registry
 from invoice_archive.services.search import SearchService
 from invoice_archive.views.search import attachment, bundle_filename, search_query
 
@@ -136,6 +137,19 @@ def voucher(request: Any) -> Any:
 def bundle(request: Any) -> Any:
     v, data = request.find_service(BundleService).voucher_bundle(int(request.matchdict["voucher_id"]), via="web")
     return attachment(data, "application/zip", bundle_filename(v))
+
+
+@view_config(route_name="web.item_package", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
+def item_package(request: Any) -> Any:
+    item, data = request.find_service(ArchiveService).bundle(int(request.matchdict["item_id"]))
+    return attachment(data, "application/zip", f"{item.archival_code}.zip")
+
+
+@view_config(route_name="web.item_eep", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
+def item_eep(request: Any) -> Any:
+    item, data = request.find_service(ArchiveService).eep(int(request.matchdict["item_id"]),
+                                                          signer_from_registry(request.registry))
+    return attachment(data, "application/xml", f"{item.archival_code}.eep.xml")
 
 
 @forbidden_view_config(path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")

@@ -88,3 +88,24 @@ def test_results_page_through_with_the_same_criteria(service, archived_voucher):
     assert "显示第 2–2 张" in second.text and "记-0042" in second.text and "已入账" in second.text
     assert 'id="next-page"' not in second.text
     assert "记-0041" in second.click(linkid="prev-page").text
+
+
+def test_the_archived_item_downloads_as_package_and_eep(service, archived_voucher):
+    import zipfile
+    from io import BytesIO
+
+    from invoice_archive.archive.eep import verify_eep
+
+    _sign_in(service)
+    page = service.app.get(f"/audit/vouchers/{archived_voucher['id']}")
+    package = page.click(linkid="download-package")
+    assert package.content_type == "application/zip"
+    assert zipfile.ZipFile(BytesIO(package.body)).testzip() is None
+    eep = page.click(linkid="download-eep")
+    assert eep.content_type == "application/xml"
+    key = service.app.get("/api/v1/bundle-key").body
+    assert all(c.result == "pass" for c in verify_eep(eep.body, key))
+    actions = [e["action"] for e in service.app.get("/api/v1/audit/events", params={"limit": 500},
+                                                   headers=service.headers("王审计")).json["items"]
+               if e["actor"] == "王审计"]
+    assert "archive.downloaded" in actions and "archive.eep_downloaded" in actions
