@@ -23,9 +23,10 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def service_overrides(request, tmp_path) -> dict[str, str]:
-    """A real ClamAV for the scenario that scans for viruses (the others need none)."""
+    """A signing key (for the EEP), and a real ClamAV for the scenario that scans for viruses."""
+    key = {"bundle.signing_key": str(tmp_path / "bundle-key.pem"), "bundle.signing_key_generate": "true"}
     if "四性检测不通过" not in request.node.name:
-        return {}
+        return key
     if shutil.which("clamscan") is None:
         message = "ClamAV (clamscan) is not installed: apt-get install clamav"
         if os.environ.get("CI") == "true":
@@ -33,7 +34,7 @@ def service_overrides(request, tmp_path) -> dict[str, str]:
         pytest.skip(message)
     db = tmp_path / "eicar.ndb"
     db.write_text(f"Invoice-Archive.Test.EICAR:0:*:{EICAR.hex()}\n", encoding="ascii")
-    return {"archive.clamav_database": str(db)}
+    return {**key, "archive.clamav_database": str(db)}
 
 
 def _posted(service, number: str, voucher_no: str, data: bytes | None = None) -> None:
@@ -125,3 +126,38 @@ def fixity_names_it(ctx) -> None:
     assert ctx["exit"] == 1
     bad = [line for line in ctx["out"].splitlines() if line.strip().startswith(("mismatch", "missing"))]
     assert len(bad) == 1 and ctx["victim"].name in bad[0]
+
+
+@when(parsers.parse('档案员"{who}"导出第一件档案的 DA/T 48 封装包'))
+def export_eep(service, ctx, who: str) -> None:
+    item = ctx["run"]["archived"][0]
+    ctx["item"] = item
+    ctx["eep"] = service.app.get(f"/api/v1/archive/items/{item['id']}/eep", headers=service.headers(who)).body
+
+
+@then("封装包包含归档包中的全部文件，并以公布的公钥离线核验通过")
+def eep_verifies(service, ctx, tmp_path) -> None:
+    import base64
+    import xml.etree.ElementTree as ET
+
+    from invoice_archive.archive.eep import NAMESPACE
+
+    package = service.app.get(f"/api/v1/archive/items/{ctx['item']['id']}/bundle",
+                              headers=service.headers("赵档案")).body
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        payload = {n.split("/data/", 1)[1]: zf.read(n) for n in zf.namelist() if "/data/" in n and not n.endswith("/")}
+    ns = f"{{{NAMESPACE}}}"
+    embedded = {e.findtext(f"{ns}反映编码的元数据/{ns}计算机文件名"): base64.b64decode(e.findtext(ns + "编码数据"))
+                for e in ET.fromstring(ctx["eep"]).iter(ns + "编码")}
+    assert embedded == payload
+    (tmp_path / "item.eep.xml").write_bytes(ctx["eep"])
+    (tmp_path / "key.pem").write_bytes(service.app.get("/api/v1/bundle-key").body)
+    assert main(["verify-eep", str(tmp_path / "item.eep.xml"), "--public-key", str(tmp_path / "key.pem")]) == 0
+
+
+@then("封装包中被签名对象的一个字节被改动后，离线核验不通过")
+def eep_tamper_caught(ctx, tmp_path) -> None:
+    eep = ctx["eep"]
+    at = eep.index("<封装包创建单位>".encode()) + len("<封装包创建单位>".encode())
+    (tmp_path / "item.eep.xml").write_bytes(eep[:at] + b"X" + eep[at + 1:])
+    assert main(["verify-eep", str(tmp_path / "item.eep.xml"), "--public-key", str(tmp_path / "key.pem")]) == 1
