@@ -80,7 +80,8 @@ def build_eep(bag_zip: bytes, *, unit_name: str, unit_code: str, created: dt.dat
     if metadata_name is None:
         raise EepError("归档包中没有元数据文件")
     metadata = ET.fromstring(dict(files)[metadata_name])   # our own file, already checked at archiving
-    archival_code = metadata.findtext("档号") or bag
+    code_el = metadata.find("档号")
+    archival_code = (code_el.text if code_el is not None else None) or bag
 
     signed = ET.Element("被签名对象", {"eep版本": VERSION})
     _add(signed, "封装包类型", "原始型")
@@ -95,7 +96,7 @@ def build_eep(bag_zip: bytes, *, unit_name: str, unit_code: str, created: dt.dat
     _add(record, "档号", archival_code)
     _add(record, "题名", metadata.findtext("题名"))
     _add(record, "全宗名称", metadata.findtext("全宗名称"))
-    _add(record, "保管期限", (metadata.find("档号").get("保管期限") if metadata.find("档号") is not None else None))
+    _add(record, "保管期限", code_el.get("保管期限") if code_el is not None else None)
     for n, (name, data) in enumerate(files, start=1):
         document = _add(record, "文档", None, 文档标识符=f"D{n:03d}")
         _add(document, "文档序号", n)

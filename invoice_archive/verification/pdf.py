@@ -99,8 +99,8 @@ def _signatures(data: bytes) -> list[tuple[tuple[int, int, int, int], int]]:
         a, b, c, d = (int(x) for x in m.groups())
         if b < c and data[b:b + 1] == b"<":
             out.append(((a, b, c, d), m.start()))
-    # the same dictionary may be matched twice (the gap holds no /ByteRange), never two
-    # signatures with one range
+    # one signature per range: a copy of a dictionary (e.g. an older revision of the same
+    # signature field) names the same signed bytes and is not checked twice
     unique = {ranges: at for ranges, at in out}
     return sorted(unique.items(), key=lambda item: item[0][2] + item[0][3])
 
