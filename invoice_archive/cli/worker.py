@@ -31,7 +31,39 @@ def build(args: argparse.Namespace, *, need_accounting: bool) -> tuple[Any, Any,
     return session_factory(make_engine(typed.database_url)), accounting, platform, raw
 
 
+def run_status(args: argparse.Namespace) -> int:
+    """The outbox as an operator sees it: counts by topic and state, and every
+    message that needs a person (stuck, refused) or keeps failing."""
+    import json
+
+    from invoice_archive.cli import load_settings
+    from invoice_archive.db import make_engine, session_factory
+    from invoice_archive.services.posting import outbox_status
+
+    _, typed = load_settings(args.config)
+    engine = make_engine(typed.database_url)
+    try:
+        with session_factory(engine)() as db:
+            status = outbox_status(db)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, indent=2))
+    else:
+        print("发件箱（outbox）状态：")
+        for row in status["counts"]:
+            print(f"  {row['topic']:<24} {row['status']:<8} {row['count']}")
+        if not status["attention"]:
+            print("没有需要人工处理的消息。")
+        for m in status["attention"]:
+            print(f"  [{m['state_zh']}] #{m['id']} {m['topic']} {m['external_ref']} 报销单 {m.get('claim_number') or '-'}"
+                  f" 尝试 {m['attempts']} 次：{m['last_error'] or m['last_outcome'] or ''}")
+    return 1 if any(m["state"] == "stuck" for m in status["attention"]) else 0
+
+
 def run_worker(args: argparse.Namespace) -> int:
+    if args.status:
+        return run_status(args)
     from invoice_archive.posting.drafting import AccountMapping
     from invoice_archive.services.compliance import CompliancePolicy
     from invoice_archive.services.posting import OutboxWorker, WorkerPolicy
@@ -69,6 +101,10 @@ def add_parser(sub: Any) -> None:
     worker = sub.add_parser("worker", help="send the outbox to the accounting system (posting, reversals)")
     worker.add_argument("--once", action="store_true", help="process what is due, then exit")
     worker.add_argument("--poll", type=float, default=2.0, help="seconds between polls (default 2)")
+    worker.add_argument("--status", action="store_true",
+                        help="print the outbox's state and the messages that need a person, then exit "
+                             "(exit code 1 when a message is stuck)")
+    worker.add_argument("--json", action="store_true", help="with --status: as JSON")
     worker.set_defaults(func=run_worker)
     sync = sub.add_parser("sync", help="pull vouchers posted in the accounting system and link them to claims")
     sync.set_defaults(func=run_sync)

@@ -53,9 +53,12 @@ class ClaimService:
                    policy=request.registry["compliance.policy"])
 
     def get(self, claim_id: int, *, for_update: bool = False) -> Claim:
+        """The claim, within the organisation. ``for_update`` locks its row and
+        reloads it (the identity map may hold a copy read before the lock was
+        taken): every state change decides on the locked row."""
         stmt = select(Claim).where(Claim.id == claim_id, Claim.org_id == self.org_id)
         if for_update:
-            stmt = stmt.with_for_update()
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
         claim = self.db.execute(stmt).scalar_one_or_none()
         if claim is None:
             raise NotFound(f"报销单 {claim_id} 不存在", code="claim_not_found")
@@ -79,6 +82,9 @@ class ClaimService:
         if inv.tax_status in refusals:
             code, message = refusals[inv.tax_status]
             raise Invalid(message, code=code, detail={"invoice_id": inv.id, "tax_status": inv.tax_status})
+        if inv.total is None and inv.kind not in ("bank_receipt", "bank_statement"):
+            raise Invalid(f"发票 {label} 的价税合计无法读取，不能报销。请向开票方索取完整、正确的发票文件。",
+                          code="invoice_total_missing", detail={"invoice_id": inv.id})
         if inv.verdict in NOT_AUTHENTIC:
             failing = [c for c in inv.verification.get("checks", []) if c.get("result") == "fail"]
             raise Invalid(f"发票 {label} 电子签名校验未通过（{inv.verdict}），不能报销。",
@@ -153,9 +159,11 @@ class ClaimService:
         return Conflict(f"发票 {inv.number or inv.business_key} 已在{where}中报销，不能重复报销。",
                         code="invoice_already_claimed", detail=evidence)
 
-    def _transition(self, claim_id: int, *, allowed: set[str], to: str, step: str,
+    def _transition(self, claim: Claim, *, allowed: set[str], to: str, step: str,
                     comment: str | None, verb: str) -> Claim:
-        claim = self.get(claim_id, for_update=True)
+        """Move a claim whose row this transaction has locked (``get(for_update=True)``,
+        taken before its status was read): of concurrent decisions exactly one wins,
+        the others wait on the lock, then find the new status and get a 409."""
         if claim.status not in allowed:
             raise Conflict(
                 f"报销单 {claim.number} 当前状态为「{STATUS_ZH[claim.status]}」，不能{verb}。",
@@ -170,47 +178,63 @@ class ClaimService:
         return {s.actor for s in claim.signoffs if s.step == step}
 
     def submit(self, claim_id: int, comment: str | None = None) -> Claim:
-        claim = self.get(claim_id)
+        claim = self.get(claim_id, for_update=True)
         if claim.claimant != self.actor:
             raise Forbidden(f"报销单 {claim.number} 只能由报销人 {claim.claimant} 提交。", code="not_claimant")
-        return self._transition(claim_id, allowed={ClaimStatus.DRAFT}, to=ClaimStatus.SUBMITTED,
+        return self._transition(claim, allowed={ClaimStatus.DRAFT}, to=ClaimStatus.SUBMITTED,
                                 step="经办", comment=comment, verb="提交")
 
     def review(self, claim_id: int, comment: str | None = None) -> Claim:
-        claim = self.get(claim_id)
+        claim = self.get(claim_id, for_update=True)
         if self.actor == claim.claimant:
             raise Forbidden("报销人不能审核自己的报销单（不相容职务分离）。", code="segregation_of_duties")
-        return self._transition(claim_id, allowed={ClaimStatus.SUBMITTED}, to=ClaimStatus.REVIEWED,
+        return self._transition(claim, allowed={ClaimStatus.SUBMITTED}, to=ClaimStatus.REVIEWED,
                                 step="审核", comment=comment, verb="审核")
 
     def approve(self, claim_id: int, comment: str | None = None) -> Claim:
-        claim = self.get(claim_id)
+        claim = self.get(claim_id, for_update=True)
         if self.actor == claim.claimant or self.actor in self._signed_by(claim, "审核"):
             raise Forbidden("审批人不能是报销人或审核人（不相容职务分离）。", code="segregation_of_duties")
-        claim = self._transition(claim_id, allowed={ClaimStatus.REVIEWED}, to=ClaimStatus.APPROVED,
+        claim = self._transition(claim, allowed={ClaimStatus.REVIEWED}, to=ClaimStatus.APPROVED,
                                  step="审批", comment=comment, verb="审批")
         if self.push_posting:
-            self.post(claim.id)
+            self._enqueue(claim)
         return claim
 
     def post(self, claim_id: int) -> Claim:
         """Hand an approved claim to the accounting system through the outbox (again,
-        after the system refused it and the cause was fixed)."""
-        from invoice_archive.services.posting import enqueue_posting
+        after the system refused it and the cause was fixed), or send again a
+        message that stopped after its last attempt (same external reference, so
+        the worker looks it up before posting: never a second voucher)."""
+        from invoice_archive.services.posting import latest_posting_message, retry_stuck
 
         claim = self.get(claim_id, for_update=True)
         if not self.push_posting:
             raise Conflict("未配置记账系统（accounting.backend）：凭证由记账系统录入后通过 POST /api/v1/vouchers 报告。",
                            code="posting_not_configured")
+        if claim.status == ClaimStatus.POSTING:
+            msg = latest_posting_message(self.db, claim.id)
+            if msg is not None and retry_stuck(msg, self.audit, claim):
+                return claim
+            raise Conflict(f"报销单 {claim.number} 已在入账队列中（{msg.dedupe_key if msg else ''}），"
+                           "请等待记账系统处理结果，不能重复提交入账。",
+                           code="posting_already_queued",
+                           detail={"status": claim.status, "external_ref": msg.dedupe_key if msg else None})
         if claim.status != ClaimStatus.APPROVED:
             raise Conflict(f"报销单 {claim.number} 当前状态为「{STATUS_ZH[claim.status]}」，只有已审批的报销单可以入账。",
                            code="claim_state_conflict", detail={"status": claim.status})
-        fonds = self.db.get(Organisation, self.org_id).fonds_code
-        enqueue_posting(self.db, claim, fonds, self.audit)
+        self._enqueue(claim)
         return claim
 
+    def _enqueue(self, claim: Claim) -> None:
+        from invoice_archive.services.posting import enqueue_posting
+
+        fonds = self.db.get(Organisation, self.org_id).fonds_code
+        enqueue_posting(self.db, claim, fonds, self.audit)
+
     def refuse(self, claim_id: int, reason: str) -> Claim:
-        claim = self._transition(claim_id, allowed={ClaimStatus.SUBMITTED, ClaimStatus.REVIEWED},
+        claim = self._transition(self.get(claim_id, for_update=True),
+                                 allowed={ClaimStatus.SUBMITTED, ClaimStatus.REVIEWED},
                                  to=ClaimStatus.REFUSED, step="退回", comment=reason, verb="退回")
         claim.refusal_reason = reason
         now = utcnow()

@@ -43,6 +43,8 @@ from invoice_archive.services.vouchers import VoucherService
 
 log = logging.getLogger(__name__)
 
+_OUTBOX_ZH = {"pending": "处理中", "done": "已完成", "failed": "已失败"}
+
 TOPIC_POST = "accounting.post"
 TOPIC_REVERSE = "accounting.reverse"
 WORKER = "invoice-archive worker"
@@ -73,7 +75,40 @@ def enqueue_posting(db: Session, claim: Claim, fonds_code: str, audit: AuditLog)
     return msg
 
 
+def latest_posting_message(db: Session, claim_id: int) -> OutboxMessage | None:
+    """The claim's newest posting message (the one its status depends on)."""
+    return db.execute(select(OutboxMessage).where(
+        OutboxMessage.topic == TOPIC_POST, OutboxMessage.payload["claim_id"].as_integer() == claim_id)
+        .order_by(OutboxMessage.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def is_stuck(msg: OutboxMessage) -> bool:
+    """A message the worker gave up on without an answer (attempts exhausted):
+    whether the accounting system holds its voucher is unknown."""
+    return msg.status == OutboxStatus.FAILED and msg.last_outcome != "rejected"
+
+
+def retry_stuck(msg: OutboxMessage, audit: AuditLog, claim: Claim) -> bool:
+    """Send a stuck message again under the same external reference. Its outcome
+    is unknown, so the worker first looks the reference up: a voucher that did
+    reach the system is linked, never posted a second time."""
+    if not is_stuck(msg):
+        return False
+    msg.status = OutboxStatus.PENDING
+    msg.attempts = 0
+    msg.last_outcome = "unknown"
+    msg.available_at = utcnow()
+    msg.updated_at = msg.available_at
+    audit.record("claim.posting_retried", "claim", claim.number, external_ref=msg.dedupe_key,
+                 last_error=msg.last_error)
+    return True
+
+
 def request_reversal(db: Session, voucher: Voucher, *, date: dt.date, reason: str, audit: AuditLog) -> OutboxMessage:
+    """Queue the red voucher. The claim's row is locked before anything is read,
+    so of two concurrent requests one queues and the other gets a 409."""
+    db.execute(select(Claim).where(Claim.id == voucher.claim_id).with_for_update()
+               .execution_options(populate_existing=True)).scalar_one()
     if voucher.red_flag:
         raise Conflict(f"凭证 {voucher.display_number} 本身是冲销凭证，不能再冲销。", code="voucher_is_reversal")
     if voucher.claim.status == ClaimStatus.REVERSED:
@@ -82,11 +117,41 @@ def request_reversal(db: Session, voucher: Voucher, *, date: dt.date, reason: st
         raise Invalid(f"凭证 {voucher.display_number} 由记账系统自行录入，请在记账系统中冲销后由系统同步。",
                       code="reversal_not_supported")
     ref = f"{voucher.external_ref}-R"
+    queued = db.execute(select(OutboxMessage).where(OutboxMessage.dedupe_key == ref)).scalar_one_or_none()
+    if queued is not None:
+        raise Conflict(f"凭证 {voucher.display_number} 的冲销已于 {queued.created_at:%Y-%m-%d %H:%M} 提交记账系统"
+                       f"（{ref}，{_OUTBOX_ZH.get(queued.status, queued.status)}），不能重复冲销。",
+                       code="reversal_already_requested",
+                       detail={"external_ref": ref, "status": queued.status, "last_error": queued.last_error})
     msg = enqueue(db, org_id=voucher.org_id, topic=TOPIC_REVERSE, dedupe_key=ref,
                   payload={"voucher_id": voucher.id, "external_ref": ref, "date": date.isoformat(),
                            "reason": reason})
     audit.record("voucher.reversal_requested", "voucher", voucher.id, reason=reason, external_ref=ref)
     return msg
+
+
+def outbox_status(db: Session, *, retrying_after: int = 3) -> dict[str, Any]:
+    """Counts by topic and state, and the messages that need attention: stuck
+    (attempts exhausted, outcome unknown), refused (the system said no), or
+    retrying for the ``retrying_after``-th time or more."""
+    counts = [{"topic": t, "status": st, "count": n} for t, st, n in db.execute(
+        select(OutboxMessage.topic, OutboxMessage.status, func.count())
+        .group_by(OutboxMessage.topic, OutboxMessage.status).order_by(OutboxMessage.topic, OutboxMessage.status))]
+    rows = db.execute(select(OutboxMessage).where(
+        (OutboxMessage.status == OutboxStatus.FAILED)
+        | ((OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.attempts >= retrying_after)))
+        .order_by(OutboxMessage.id)).scalars().all()
+    claim_ids = {m.payload.get("claim_id") for m in rows if m.topic == TOPIC_POST}
+    numbers = dict(db.execute(select(Claim.id, Claim.number).where(Claim.id.in_(claim_ids))).all()) if claim_ids else {}
+    attention = []
+    for m in rows:
+        state = ("stuck" if is_stuck(m) else "refused") if m.status == OutboxStatus.FAILED else "retrying"
+        attention.append({
+            "id": m.id, "topic": m.topic, "external_ref": m.dedupe_key, "state": state,
+            "state_zh": {"stuck": "停滞", "refused": "被拒绝", "retrying": "重试中"}[state],
+            "attempts": m.attempts, "last_outcome": m.last_outcome, "last_error": m.last_error,
+            "claim_number": numbers.get(m.payload.get("claim_id")), "updated_at": m.updated_at.isoformat()})
+    return {"counts": counts, "attention": attention}
 
 
 # -- the worker ---------------------------------------------------------------------
@@ -246,7 +311,7 @@ class OutboxWorker:
     def _record_posted(self, msg_id: int, claim_id: int, claim_number: str, draft: DraftVoucher,
                        result: PostResult) -> None:
         with self.sessions() as db, db.begin():
-            claim = db.get(Claim, claim_id)
+            claim = db.get(Claim, claim_id, with_for_update=True)
             audit = self._audit(db, claim.org_id)
             vouchers = VoucherService(db, audit, None, org_id=claim.org_id, actor=WORKER,
                                       source_name=self.accounting.name,
@@ -260,8 +325,9 @@ class OutboxWorker:
 
     def _reject(self, msg_id: int, claim_id: int, message: str, *, code: str | None) -> None:
         with self.sessions() as db, db.begin():
-            claim = db.get(Claim, claim_id)
-            claim.status = ClaimStatus.APPROVED     # back to the finance staff, with the system's words
+            claim = db.get(Claim, claim_id, with_for_update=True)
+            if claim.status == ClaimStatus.POSTING:
+                claim.status = ClaimStatus.APPROVED     # back to the finance staff, with the system's words
             claim.posting_error = message
             self._audit(db, claim.org_id).record("claim.posting_rejected", "claim", claim.number,
                                                  message=message, code=code)
@@ -399,4 +465,5 @@ class SyncService:
         return True
 
 
-__all__ = ["OutboxWorker", "SyncService", "WorkerPolicy", "enqueue_posting", "request_reversal"]
+__all__ = ["OutboxWorker", "SyncService", "WorkerPolicy", "enqueue_posting", "is_stuck", "latest_posting_message",
+           "outbox_status", "request_reversal", "retry_stuck"]

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from invoice_archive.errors import Conflict, Invalid, NotFound
 from invoice_archive.interfaces import IVoucherReportParser
 from invoice_archive.models import (
-    Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, Voucher, VoucherEntry,
+    Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, OutboxStatus, Voucher, VoucherEntry,
 )
 from invoice_archive.services.audit import AuditLog
 
@@ -72,17 +72,24 @@ class VoucherService:
 
     def record(self, payload: dict[str, Any]) -> tuple[Voucher, bool]:
         """Record a posted voucher reported over the API. Returns (voucher, created)."""
-        return self.record_report(self.parse(payload), source=self.source_name)
+        return self.record_report(self.parse(payload), source=self.source_name, reported=True)
 
-    def record_report(self, report: Any, *, source: str, system_id: str | None = None) -> tuple[Voucher, bool]:
-        """Record a voucher the accounting system holds (reported, posted by the
-        worker, or found by sync). Idempotent: the same voucher again returns it."""
+    def record_report(self, report: Any, *, source: str, system_id: str | None = None,
+                      reported: bool = False) -> tuple[Voucher, bool]:
+        """Record a voucher the accounting system holds (reported over the API, posted
+        by the worker, or found by sync). Idempotent: the same voucher again returns it.
+
+        A claim queued for posting (入账中) belongs to the worker: a report over the
+        API is accepted only when it is that very voucher (it carries the queued
+        external reference, and the message is then settled); any other voucher
+        would be a second one in the accounting system, so it is refused."""
         external_ref = report.external_ref or (
             f"{source}:{report.fiscal_year}:{report.voucher_word}-{report.voucher_number}")
         display = f"{report.voucher_word}-{report.voucher_number}"
 
         claim = self.db.execute(
             select(Claim).where(Claim.org_id == self.org_id, Claim.number == report.claim_number).with_for_update()
+            .execution_options(populate_existing=True)
         ).scalar_one_or_none()
         if claim is None:
             raise NotFound(f"报销单 {report.claim_number} 不存在", code="claim_not_found")
@@ -105,6 +112,19 @@ class VoucherService:
                 detail={"voucher_id": clash.id, "claim_number": clash.claim.number,
                         "voucher_number": f"{clash.voucher_word}-{clash.voucher_number}",
                         "external_ref": clash.external_ref})
+        queued = None
+        if reported and claim.status == ClaimStatus.POSTING:
+            from invoice_archive.services.posting import latest_posting_message
+
+            queued = latest_posting_message(self.db, claim.id)
+            if queued is not None and queued.dedupe_key != external_ref:
+                raise Conflict(
+                    f"报销单 {claim.number} 已交记账系统自动入账（外部参考号 {queued.dedupe_key}），"
+                    "不能再手工报告另一张凭证，否则记账系统中会有两张凭证。请等待自动入账结果，"
+                    "或在记账系统中核对该参考号的凭证。",
+                    code="claim_posting_queued",
+                    detail={"external_ref": queued.dedupe_key, "outbox_status": queued.status,
+                            "attempts": queued.attempts, "last_error": queued.last_error})
         if claim.status not in (ClaimStatus.APPROVED, ClaimStatus.POSTING):
             raise Conflict(f"报销单 {claim.number} 尚未审批（当前状态 {claim.status}），不能入账。",
                            code="claim_not_approved", detail={"status": claim.status})
@@ -146,6 +166,10 @@ class VoucherService:
                            code="duplicate_posting") from None
         claim.status = ClaimStatus.POSTED
         claim.posting_error = None
+        if queued is not None and queued.status != OutboxStatus.DONE:
+            # the system reported the voucher our message asked for: settled
+            queued.status = OutboxStatus.DONE
+            queued.result = {"voucher_id": voucher.id, "linked_by": "report"}
         if self.posting_status_purpose is not None:
             from invoice_archive.services.compliance import enqueue_posting_status
 

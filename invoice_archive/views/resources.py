@@ -25,6 +25,7 @@ from invoice_archive.security import Permissions as P
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.claims import ClaimService
 from invoice_archive.services.intake import IntakeService
+from invoice_archive.services.posting import is_stuck, latest_posting_message
 from invoice_archive.services.vouchers import VoucherService
 from invoice_archive.views.api import api_view, json_body, query_int
 
@@ -70,9 +71,7 @@ def alert_json(a: Any) -> dict[str, Any]:
 def claim_json(claim: Claim, db: Any) -> dict[str, Any]:
     voucher = db.execute(select(Voucher).where(Voucher.claim_id == claim.id, Voucher.reverses_id.is_(None))
                          ).scalar_one_or_none()
-    outbox = db.execute(select(OutboxMessage).where(
-        OutboxMessage.topic == "accounting.post", OutboxMessage.payload["claim_id"].as_integer() == claim.id)
-        .order_by(OutboxMessage.id.desc()).limit(1)).scalar_one_or_none()
+    outbox = latest_posting_message(db, claim.id)
     return {
         "id": claim.id, "number": claim.number, "title": claim.title, "expense_category": claim.expense_category,
         "claimant": claim.claimant, "status": claim.status, "total": claim.total, "created_at": claim.created_at,
@@ -81,7 +80,8 @@ def claim_json(claim: Claim, db: Any) -> dict[str, Any]:
         "alerts": [alert_json(a) for a in open_alerts(db, claim_id=claim.id)],
         "posting": None if outbox is None else {
             "external_ref": outbox.dedupe_key, "status": outbox.status, "attempts": outbox.attempts,
-            "last_outcome": outbox.last_outcome, "last_error": outbox.last_error},
+            "last_outcome": outbox.last_outcome, "last_error": outbox.last_error,
+            "available_at": outbox.available_at, "stuck": is_stuck(outbox)},
         "invoices": [invoice_json(line.invoice) for line in claim.lines],
         "signoffs": [{"step": s.step, "actor": s.actor, "role": s.role, "at": s.at, "comment": s.comment}
                      for s in claim.signoffs],
