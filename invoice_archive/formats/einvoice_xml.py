@@ -63,9 +63,9 @@ def read_einvoice(root: Element, source: str) -> Draft:
             draft.set("buyer_bank_account", _join(findtext(buyer, "BuyerBankName"), findtext(buyer, "BuyerBankAccNum")))
         basic = find(data, "BasicInformation")
         if basic is not None:
-            draft.set("amount_excl_tax", norm.amount(findtext(basic, "TotalAmWithoutTax")))
-            draft.set("tax", norm.amount(findtext(basic, "TotalTaxAm")))
-            draft.set("total", norm.amount(findtext(basic, "TotalTax-includedAmount")))
+            draft.set("amount_excl_tax", norm.money(findtext(basic, "TotalAmWithoutTax"), "合计金额"))
+            draft.set("tax", norm.money(findtext(basic, "TotalTaxAm"), "合计税额"))
+            draft.set("total", norm.money(findtext(basic, "TotalTax-includedAmount"), "价税合计"))
             draft.set("total_in_words", norm.text(findtext(basic, "TotalTax-includedAmountInChinese")))
             draft.set("clerk", norm.text(findtext(basic, "Drawer")))
             if "issue_date" not in draft.fields:
@@ -80,9 +80,9 @@ def read_einvoice(root: Element, source: str) -> Draft:
                     unit=norm.text(findtext(item, "MeaUnits")),
                     quantity=norm.amount(findtext(item, "Quantity")),
                     unit_price=norm.amount(findtext(item, "UnPrice")),
-                    amount=norm.amount(findtext(item, "Amount")),
+                    amount=norm.money(findtext(item, "Amount"), "明细金额"),
                     tax_rate=norm.rate(rate_text),
-                    tax=norm.amount(findtext(item, "ComTaxAm")),
+                    tax=norm.money(findtext(item, "ComTaxAm"), "明细税额"),
                     tax_rate_text=rate_text,
                 )
             )

@@ -27,6 +27,8 @@ CODES: dict[str, tuple[int, str]] = {
     "ofd_invalid": (422, "OFD 文件结构不完整（{reason}），无法读取。请重新下载发票原文件。"),
     "not_an_invoice": (422, "该文件不是电子发票或电子凭证（{reason}），请上传发票、铁路电子客票或银行电子回单/对账单原文件。"),
     "unsupported_format": (415, "不支持的文件格式（{detected}）。请上传 OFD、XML 或 PDF 格式的电子发票原文件。"),
+    "amount_unreadable": (422, "发票{field}的值“{value}”不是有效的金额（应为最多两位小数的十进制数），无法核对和入账。"
+                              "请向开票方索取正确的发票文件。"),
     "pdf_malformed": (422, "PDF 文件已损坏或无法解析，请重新下载后上传。"),
     "encrypted_pdf": (422, "PDF 文件被加密，无法读取发票内容。请上传未加密的发票原文件。"),
 }

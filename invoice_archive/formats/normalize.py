@@ -74,6 +74,38 @@ def amount(value: str | None) -> Decimal | None:
         return None
 
 
+#: money fits NUMERIC(18, 2): sixteen integer digits
+MAX_MONEY_DIGITS = 16
+_NUMBERISH = re.compile(r"(?i)[0-9]|nan|inf|e[+-]?\d")
+_CENT = Decimal("0.01")
+
+
+@lru_cache(maxsize=4096)
+def money(value: str | None, label: str = "金额") -> Decimal | None:
+    """An amount of money from a structured source (XML, XBRL, OFD tags), where a
+    value that is present must be one: a finite decimal with at most two decimal
+    places and at most sixteen integer digits. Absent or a placeholder ('***',
+    '免税') is None; anything number-like but not money ('NaN', '1e309',
+    '1060.005', a 24-digit amount) raises ``InvoiceFormatError('amount_unreadable')``
+    rather than being read as "no amount", which would let rules pass unchecked.
+    """
+    if value is None:
+        return None
+    number = amount(value)
+    if number is not None:
+        sign, digits, exponent = number.as_tuple()
+        integer_digits = len(digits) + exponent
+        if integer_digits <= MAX_MONEY_DIGITS and (exponent >= -2 or number == number.quantize(_CENT)):
+            return number
+    elif not _NUMBERISH.search(value):
+        return None
+    from .errors import InvoiceFormatError
+
+    shown = value.strip()
+    shown = shown if len(shown) <= 40 else shown[:40] + "…"
+    raise InvoiceFormatError("amount_unreadable", field=label, value=shown)
+
+
 @lru_cache(maxsize=4096)
 def rate(value: str | None) -> Decimal | None:
     """'6%' / '13.00%' / '0.06' -> Decimal('0.06'); '免税', '不征税', '***' -> None."""

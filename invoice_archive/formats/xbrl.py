@@ -99,9 +99,9 @@ def _inv(root: Element, prefix: str) -> Draft:
     d.set("seller_tax_id", norm.ident(f.get("TaxpayerIdentificationNumberUnifiedSocialCreditCodeOfSeller")))
     d.set("seller_address_phone", norm.text(f.get("AddressPhoneNumberOfSeller")))
     d.set("seller_bank_account", norm.text(f.get("DepositBankAndAccountNumberOfSeller")))
-    d.set("amount_excl_tax", norm.amount(f.get("TotalAmountExcludingTax")))
-    d.set("tax", norm.amount(f.get("TotalTaxAmount")))
-    d.set("total", norm.amount(f.get("TaxIncludedAmountInFigures")))
+    d.set("amount_excl_tax", norm.money(f.get("TotalAmountExcludingTax"), "合计金额"))
+    d.set("tax", norm.money(f.get("TotalTaxAmount"), "合计税额"))
+    d.set("total", norm.money(f.get("TaxIncludedAmountInFigures"), "价税合计"))
     d.set("total_in_words", norm.text(f.get("TaxIncludedAmountInWords")))
     d.set("remarks", norm.text(f.get("Remarks")))
     d.set("payee", norm.text(f.get("Payee")))
@@ -120,9 +120,9 @@ def _inv(root: Element, prefix: str) -> Draft:
                 unit=norm.text(g.get("UnitOfGoodsOrServices")),
                 quantity=norm.amount(g.get("QuantityOfGoodsOrServices")),
                 unit_price=norm.amount(g.get("UnitPriceOfGoodsOrServices")),
-                amount=norm.amount(g.get("AmountExcludingTax")),
+                amount=norm.money(g.get("AmountExcludingTax"), "明细金额"),
                 tax_rate=norm.rate(rate_text),
-                tax=norm.amount(g.get("TaxAmount")),
+                tax=norm.money(g.get("TaxAmount"), "明细税额"),
                 tax_rate_text=rate_text,
             )
         )
@@ -154,9 +154,9 @@ def _rai(root: Element, prefix: str) -> Draft:
     d.set("kind", "railway_ticket_refund" if "退" in business else "railway_ticket")
     d.set("number", norm.ident(f.get("ElectronicInvoiceRailwayETicketNumber")))
     d.set("issue_date", norm.date(f.get("DateOfIssue")))
-    d.set("total", norm.amount(f.get("Fare")))
-    d.set("amount_excl_tax", norm.amount(f.get("TotalAmountExcludingTax")))
-    d.set("tax", norm.amount(f.get("TaxAmount")))
+    d.set("total", norm.money(f.get("Fare"), "票价"))
+    d.set("amount_excl_tax", norm.money(f.get("TotalAmountExcludingTax"), "合计金额"))
+    d.set("tax", norm.money(f.get("TaxAmount"), "税额"))
     d.set("buyer_name", norm.text(f.get("NameOfPurchaser")))
     d.set("buyer_tax_id", norm.ident(f.get("UnifiedSocialCreditCodeOfPurchaser")))
     d.set("buyer_address_phone", norm.text(f.get("AddressPhoneNumberOfPurchaser")))
@@ -181,7 +181,7 @@ def _bker(root: Element, prefix: str) -> Draft:
     d.set("number", norm.ident(f.get("NumberOfBankElectronicReceipt")))
     d.set("check_code", norm.ident(f.get("IdentifyingCode"), upper=False))
     d.set("issue_date", norm.date(f.get("IssueDate")))
-    d.set("total", norm.amount(f.get("TransactionAmountInFigures")))
+    d.set("total", norm.money(f.get("TransactionAmountInFigures"), "交易金额"))
     d.set("total_in_words", norm.text(f.get("TransactionAmountInWords")))
     d.set("buyer_name", norm.text(f.get("AccountNameOfPayer")))
     d.set("buyer_bank_account", _account(f.get("OpeningBankOfPayer"), f.get("AccountNumberOfPayer")))

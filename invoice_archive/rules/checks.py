@@ -3,7 +3,9 @@
 Each rule takes the invoice and the context and returns a :class:`RuleResult`.
 A value the invoice does not carry (a tax printed as ``***``, no lines, no
 buyer tax ID on a bank receipt) makes the rule ``not_applicable``: it never
-raises for missing data.
+raises for missing data. The one exception is the 价税合计 of an invoice: every
+invoice carries it, so a rule that needs it and cannot read it fails (an
+unreadable total must never let the rules pass unchecked).
 """
 from __future__ import annotations
 
@@ -59,6 +61,15 @@ def rule(code: str, title: str) -> Callable[[Callable[..., tuple]], Rule]:
 
 def _na(message: str, **details: Any) -> tuple[Result, str, dict[str, Any]]:
     return Result.NOT_APPLICABLE, message, details
+
+
+def _no_total(doc: InvoiceDocument, why: str, **details: Any) -> tuple[Result, str, dict[str, Any]]:
+    """价税合计 missing: a failure for an invoice (it always carries one), not
+    applicable for a bank receipt or statement."""
+    if doc.family in INVOICE_FAMILIES:
+        return (Result.FAIL, f"未能读取发票的价税合计，{why}。请向开票方索取完整、正确的发票文件。",
+                {"total": None, **details})
+    return _na(f"未载明价税合计，{why}。", **details)
 
 
 def _money(value: Decimal | None) -> str:
@@ -151,7 +162,7 @@ def line_tax_rate(doc: InvoiceDocument, ctx: RulesContext):
 def total_balance(doc: InvoiceDocument, ctx: RulesContext):
     """价税合计 equals 合计金额 + 合计税额."""
     if doc.total is None:
-        return _na("发票未载明价税合计，无法核对。")
+        return _no_total(doc, "无法核对价税合计")
     if doc.amount_excl_tax is None or doc.tax is None:
         return _na("发票未载明合计金额或合计税额（如免税或 ***），无法核对价税合计。",
                    amount_excl_tax=doc.amount_excl_tax, tax=doc.tax, total=doc.total)
@@ -171,7 +182,7 @@ def amount_in_words(doc: InvoiceDocument, ctx: RulesContext):
     if not doc.total_in_words:
         return _na("未读取到价税合计（大写），无法核对大写金额。")
     if doc.total is None:
-        return _na("发票未载明价税合计（小写），无法核对大写金额。", words=doc.total_in_words)
+        return _no_total(doc, "无法核对大写金额", words=doc.total_in_words)
     try:
         parsed = parse_rmb_words(doc.total_in_words)
     except AmountWordsError:
@@ -322,7 +333,7 @@ def category_limit(doc: InvoiceDocument, ctx: RulesContext):
     if category.max_total is None:
         return _na(f"费用类别 {category.display} 未设单张发票限额。", category=category.name)
     if doc.total is None:
-        return _na("发票未载明价税合计，无法核对限额。", category=category.name)
+        return _no_total(doc, "无法核对限额", category=category.name)
     details = {"category": category.name, "total": doc.total, "max_total": category.max_total}
     if abs(doc.total) <= category.max_total:
         return (Result.PASS,

@@ -103,6 +103,16 @@ def test_unreadable_files_are_refused_and_nothing_is_left(service, data):
     assert_nothing_left(service)
 
 
+@pytest.mark.parametrize("bad", ["NaN", "1e309", "Infinity", "1060.005", "123456789012345678901234"])
+def test_an_amount_that_is_not_money_is_refused_at_intake(service, bad):
+    """Read as "no total", it used to pass the rules and make a claim of 0.00."""
+    data = synthetic_xml().replace(b"<TotalTax-includedAmount>1060.00<",
+                                   f"<TotalTax-includedAmount>{bad}<".encode())
+    err = post_invoice(service, data, "dzfp.xml", status=422).json["error"]
+    assert err["code"] == "amount_unreadable" and "价税合计" in err["message"] and bad[:20] in err["message"]
+    assert_nothing_left(service)
+
+
 def test_a_failure_after_the_file_was_stored_removes_it(service):
     """The original is written before commit; if the transaction aborts, it goes.
     The fault is real: the database refuses the audit event at commit time."""

@@ -267,9 +267,11 @@ def test_missing_values_are_not_applicable_never_a_crash(ctx):
     empty = InvoiceDocument(source_format="pdf", kind="vat_e_normal")
     report = evaluate(empty, ctx)
     results = {c.code: c.result for c in report.checks}
-    for code in ("lines_amount_sum", "lines_tax_sum", "line_tax_rate", "total_balance", "amount_in_words",
+    for code in ("lines_amount_sum", "lines_tax_sum", "line_tax_rate", "amount_in_words",
                  "issue_date_not_future", "category_limit"):
         assert results[code] is Result.NOT_APPLICABLE, code
+    # every invoice carries a 价税合计: not being able to read it is a failure
+    assert results["total_balance"] is Result.FAIL
     assert results["buyer_name"] is Result.WARNING
     starred = InvoiceDocument(source_format="pdf", kind="vat_e_normal", amount_excl_tax=Decimal("57.00"),
                               total=Decimal("57.00"),
@@ -291,3 +293,17 @@ def test_a_crashing_rule_fails_closed(doc, ctx, monkeypatch):
     assert report["total_balance"].result is Result.FAIL
     assert "执行出错" in report["total_balance"].message
     assert report["lines_amount_sum"].result is Result.PASS
+
+
+@pytest.mark.parametrize("code", ["total_balance", "amount_in_words", "category_limit"])
+def test_an_invoice_without_a_readable_total_fails_the_rules_that_need_it(doc, ctx, code):
+    """An unreadable total must never let the rules pass as "not applicable"."""
+    ctx = dataclasses.replace(ctx, category="travel")     # a category with a limit
+    check = result(replace(doc, total=None), ctx, code)
+    assert check.result is Result.FAIL, check
+    assert "价税合计" in check.message
+
+
+def test_a_bank_receipt_without_a_total_is_not_failed(doc, ctx):
+    receipt = replace(doc, kind="bank_receipt", total=None)
+    assert result(receipt, ctx, "total_balance").result is Result.NOT_APPLICABLE
