@@ -963,6 +963,29 @@ def check_package(bag_zip: bytes, expected: Mapping[str, Any] | None = None, *,
     return FourPropertyReport(archival_code, sha256_hex(bag_zip), tuple(sorted(results, key=key)))
 
 
+@dataclass(frozen=True)
+class PackageContents:
+    """What a stored package says of itself: its 档号, the files its metadata
+    describes (path, role, media type, size, digests) and the payload bytes."""
+
+    archival_code: str | None
+    files: list[dict[str, str]]
+    payload: dict[str, bytes]
+    problem: str | None = None
+
+
+def package_contents(bag_zip: bytes) -> PackageContents:
+    """Read a package's self-description (no checks: run check_package for those)."""
+    pkg = _open(bag_zip, {})
+    problem = pkg.error or pkg.metadata_error
+    if problem:
+        return PackageContents(None, [], {}, problem)
+    files = [{"path": f.get("计算机文件名", ""), "role": f.get("角色", ""), "media_type": f.get("格式信息", ""),
+              "size": f.get("计算机文件大小", ""), "sha256": f.get("SHA256", ""), "sm3": f.get("SM3", "")}
+             for f in _metadata_files(pkg)]
+    return PackageContents(_metadata_code(pkg), files, pkg.payload)
+
+
 def expected_from_item(item: Any, **extra: Any) -> dict[str, Any]:
     """The expectation dict from an archive item record (attributes as ArchiveItem
     has them: archival_code, manifest, package_sha256, package_sm3), plus extras
@@ -982,5 +1005,6 @@ def expected_from_item(item: Any, **extra: Any) -> dict[str, Any]:
 
 __all__ = [
     "AUTHENTICITY", "FAIL", "INTEGRITY", "NOT_PERFORMED", "PASS", "SECURITY", "USABILITY",
-    "CheckResult", "FourPropertyReport", "VirusScanner", "check_package", "expected_from_item", "sniff",
+    "CheckResult", "FourPropertyReport", "PackageContents", "VirusScanner", "check_package", "expected_from_item",
+    "package_contents", "sniff",
 ]

@@ -42,6 +42,9 @@ class FixityReport:
     bytes_read: int
     seconds: float
     started_at: float = field(default=0.0, compare=False)
+    #: objects in the store that no record references (left by an interrupted
+    #: intake or archive run, or put there by something else); None: not looked for
+    unreferenced: tuple[str, ...] | None = None
 
     @property
     def missing(self) -> tuple[FixityResult, ...]:
@@ -57,7 +60,7 @@ class FixityReport:
 
     @property
     def passed(self) -> bool:
-        return all(r.status == OK for r in self.results)
+        return all(r.status == OK for r in self.results) and not self.unreferenced
 
     @property
     def mib_per_second(self) -> float:
@@ -67,13 +70,16 @@ class FixityReport:
         """One line in Chinese for logs and the audit trail."""
         text = (f"固化信息巡检：{len(self.results)} 个对象，正常 {len(self.ok)}，缺失 {len(self.missing)}，"
                 f"不一致 {len(self.mismatched)}；读取 {self.bytes_read} 字节，用时 {self.seconds:.2f} 秒")
-        bad = [r.key for r in self.missing + self.mismatched]
+        if self.unreferenced is not None:
+            text += f"；存储中未登记的对象 {len(self.unreferenced)} 个"
+        bad = [r.key for r in self.missing + self.mismatched] + list(self.unreferenced or ())
         return text + (f"。问题对象：{', '.join(bad[:10])}" if bad else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "objects": len(self.results), "ok": len(self.ok),
                 "missing": [r.to_dict() for r in self.missing],
                 "mismatched": [r.to_dict() for r in self.mismatched],
+                "unreferenced": None if self.unreferenced is None else list(self.unreferenced),
                 "bytes_read": self.bytes_read, "seconds": round(self.seconds, 6),
                 "mib_per_second": round(self.mib_per_second, 2)}
 
@@ -125,9 +131,16 @@ def hash_stream(stream: IO[bytes], chunk_size: int = CHUNK) -> tuple[str, int]:
 
 def audit_fixity(store: Any, expected: Iterable[tuple[str, str, int | None]],
                  progress: Callable[[str, int], None] | None = None, *,
-                 chunk_size: int = CHUNK) -> FixityReport:
+                 chunk_size: int = CHUNK, look_for_unreferenced: bool = False) -> FixityReport:
     """Re-hash every expected object: ``expected`` yields (key, sha256 hex, size or None).
-    ``progress(key, bytes)`` is called after each object (e.g. a tqdm bar's update)."""
+    ``progress(key, bytes)`` is called after each object (e.g. a tqdm bar's update).
+    With ``look_for_unreferenced`` the store is also listed, and every object no
+    expected key names is reported (the other direction of the comparison)."""
+    expected = list(expected)
+    unreferenced: tuple[str, ...] | None = None
+    if look_for_unreferenced:
+        known = {key for key, _, _ in expected}
+        unreferenced = tuple(k for k in _unwrap(store).keys() if k not in known)
     results = []
     total = 0
     start = time.perf_counter()
@@ -150,7 +163,7 @@ def audit_fixity(store: Any, expected: Iterable[tuple[str, str, int | None]],
         results.append(FixityResult(key, status, want, size, actual, actual_size))
         if progress is not None:
             progress(key, actual_size)
-    return FixityReport(tuple(results), total, time.perf_counter() - start, wall)
+    return FixityReport(tuple(results), total, time.perf_counter() - start, wall, unreferenced)
 
 
 def fixity_throughput(store: Any, expected: Iterable[tuple[str, str, int | None]], *, repeat: int = 3,

@@ -164,6 +164,9 @@ class TransactionalStore:
                 self._dm = _CreatedObjects(self.store, self.txn_manager)
                 self._txn = txn
                 txn.join(self._dm)
+                # before any resource aborts, so before the database releases
+                # the rows that make concurrent writers of this key wait
+                txn.addBeforeAbortHook(self._dm._forget)
             self._dm.keys.append(key)
         return created
 

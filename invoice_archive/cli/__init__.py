@@ -165,7 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "func", None) or args.handler
-    return int(handler(args) or 0)
+    from invoice_archive.errors import DomainError
+
+    try:
+        return int(handler(args) or 0)
+    except DomainError as exc:   # a refusal with its code, never a traceback
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,5 @@
-"""`invoice-archive transfer export|check` (移交) and `invoice-archive appraisal`."""
+"""`invoice-archive archive-run` (归档 a period), `invoice-archive transfer export|check`
+(移交) and `invoice-archive appraisal`."""
 from __future__ import annotations
 
 import argparse
@@ -30,6 +31,22 @@ def _service(args: argparse.Namespace) -> tuple[Any, Any]:
                              actor=actor, retention_years=retention_from_settings(raw),
                              scanner=scanner_from_settings(raw))
     return db, service
+
+
+def run_archive(args: argparse.Namespace) -> int:
+    """Archive one period, as POST /api/v1/archive/runs does. Safe to run again
+    after it was interrupted (even by kill -9): the packages it had stored are
+    checked and adopted, numbering stays gap-free."""
+    db, service = _service(args)
+    with db:
+        items, already, failed = service.archive_period(args.year, args.period)
+        db.commit()
+    print(f"{args.year}年{args.period}月：归档 {len(items)} 件，此前已归档 {len(already)} 件，未通过 {len(failed)} 件")
+    for item in items:
+        print(f"  {item.archival_code}  {item.package_sha256}")
+    for f in failed:
+        print(f"  未归档：{f['message']}")
+    return 1 if failed else 0
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -77,6 +94,12 @@ def run_appraisal(args: argparse.Namespace) -> int:
 
 
 def add_parser(sub: Any) -> None:
+    archive = sub.add_parser("archive-run", help="archive a period (归档): one item per posted voucher")
+    archive.add_argument("--org", required=True, help="the organisation's tax ID, fonds code or id")
+    archive.add_argument("--year", type=int, required=True)
+    archive.add_argument("--period", type=int, required=True)
+    archive.add_argument("--by", default="档案管理员", help="who archives (recorded on the items and the audit log)")
+    archive.set_defaults(func=run_archive)
     transfer = sub.add_parser("transfer", help="transfer (移交) a year's archive, or check a transfer package")
     tsub = transfer.add_subparsers(dest="transfer_command", required=True)
     export = tsub.add_parser("export", help="write a year's transfer package with its 移交清册")

@@ -61,13 +61,19 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
     total = sum(n or 0 for _, _, n in expected)
     with tqdm(total=total, unit="B", unit_scale=True, desc="fixity", disable=args.quiet or None,
               file=sys.stderr) as bar:
-        report = audit_fixity(store, expected, progress=lambda key, nbytes: bar.update(nbytes))
+        report = audit_fixity(store, expected, progress=lambda key, nbytes: bar.update(nbytes),
+                              look_for_unreferenced=True)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         print(report.summary())
         for result in (*report.missing, *report.mismatched):
             print(f"  {result.status}: {result.key}")
+        for key in report.unreferenced or ():
+            print(f"  unreferenced: {key}")
+        if report.unreferenced:
+            print("  未登记的对象多来自被中断的接收或归档：重新上传同一发票、重新运行该期归档，即会核验并认领；"
+                  "其余请档案管理员核查。")
     return 0 if report.passed else 1
 
 
@@ -75,7 +81,8 @@ def add_parser(sub: Any) -> None:
     verify = sub.add_parser("audit-verify", help="check the audit log's hash chain (exit 1 when broken)")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(func=run_audit_verify)
-    fixity = sub.add_parser("audit-fixity", help="re-hash every stored object against the database (exit 1 on loss)")
+    fixity = sub.add_parser("audit-fixity", help="re-hash every stored object against the database, and list stored objects no "
+                                   "record references (exit 1 on loss or an unreferenced object)")
     fixity.add_argument("--json", action="store_true")
     fixity.add_argument("--quiet", action="store_true", help="no progress bar")
     fixity.set_defaults(func=run_audit_fixity)

@@ -50,6 +50,14 @@ class FourPropertyFailure(Exception):
                 "checks": failing}
 
 
+class ArchivedMeanwhile(Exception):
+    """Another run archived the voucher while this one waited for the counter."""
+
+    def __init__(self, archival_code: str) -> None:
+        super().__init__(archival_code)
+        self.archival_code = archival_code
+
+
 def _s(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -167,23 +175,138 @@ class ArchiveService:
         }
         items: list[ArchiveItem] = []
         failures: list[dict] = []
+        pending = [v for v in vouchers if v.id not in done and not v.red_flag]
+        if pending:
+            adopted = self._resume(org, pending)
+            items.extend(adopted)
+            done.update({i.voucher_id: i.archival_code for i in adopted})
         for voucher in vouchers:
             if voucher.id in done or voucher.red_flag:
                 continue
             try:
                 with self.db.begin_nested():      # a failed check gives its number back
                     items.append(self._archive_voucher(org, voucher))
+            except ArchivedMeanwhile as exc:
+                done[voucher.id] = exc.archival_code
             except FourPropertyFailure as exc:
                 failures.append(exc.as_dict())
                 self.audit.record("archive.check_failed", "voucher", voucher.id, number=voucher.display_number,
                                   codes=exc.codes)
-        return items, sorted(done.values()), failures
+        already = sorted(code for vid, code in done.items() if vid not in {i.voucher_id for i in items})
+        return items, already, failures
+
+    # -- resuming an interrupted run ------------------------------------------------
+    def _resume(self, org: Organisation, pending: list[Voucher]) -> list[ArchiveItem]:
+        """Adopt the packages an interrupted run stored without registering them.
+
+        A run writes each package to the write-once store before its transaction
+        commits; a run killed in between leaves packages whose 档号 the database
+        gave back. Numbers are taken in order, so those packages sit on the next
+        numbers of the volume: each is read, checked in full and matched to the
+        pending voucher it describes (its voucher record byte for byte, its
+        originals by digest), then registered as it is. 档号 stay unique and
+        gap-free, and nothing stored is ever overwritten. A stored package that
+        matches no pending voucher stops the run for a person to look at."""
+        years = self.retention_years
+        by_class: dict[tuple[str, int], list[Voucher]] = {}
+        for v in pending:
+            by_class.setdefault((voucher_class_code(v.fiscal_year, years, self.class_scheme), v.period), []).append(v)
+        adopted: list[ArchiveItem] = []
+        for (class_code, volume), candidates in by_class.items():
+            while candidates:
+                item = self._adopt_next(org, class_code, volume, candidates)
+                if item is None:
+                    break
+                adopted.append(item)
+                candidates = [v for v in candidates if v.id != item.voucher_id]
+        return adopted
+
+    def _adopt_next(self, org: Organisation, class_code: str, volume: int,
+                    candidates: list[Voucher]) -> ArchiveItem | None:
+        class _Free(Exception):
+            pass
+
+        try:
+            with self.db.begin_nested():
+                item_no = next_value(self.db, self.org_id, f"archive:{class_code}:{volume:04d}")
+                code = ArchivalCode(org.fonds_code, class_code, volume, item_no)
+                key = self._package_key(org, candidates[0].fiscal_year, code)
+                if not self.store.exists(key):
+                    raise _Free
+                data = self.store.get(key)
+                voucher, manifest, report = self._verify_orphan(data, code, candidates)
+                item = self._register(org, voucher, code, item_no, key, data, manifest, report, adopted=True)
+                self.db.flush()
+                return item
+        except _Free:
+            return None
+
+    def _verify_orphan(self, data: bytes, code: ArchivalCode,
+                       candidates: list[Voucher]) -> tuple[Voucher, list[dict], Any]:
+        from invoice_archive.archive.checks import package_contents
+
+        def conflict(why: str) -> Conflict:
+            return Conflict(
+                f"档号 {code} 的归档包已在归档存储中，但{why}，不能登记也不能覆盖。请档案管理员核查"
+                f"（invoice-archive audit-fixity 会列出存储中未登记的对象）。",
+                code="archive_store_conflict", detail={"archival_code": str(code), "reason": why})
+
+        contents = package_contents(data)
+        if contents.problem:
+            raise conflict(f"无法读取（{contents.problem}）")
+        if contents.archival_code != str(code):
+            raise conflict(f"其元数据中的档号为 {contents.archival_code}")
+        by_role: dict[str, list[bytes]] = {}
+        for f in contents.files:
+            by_role.setdefault(f["role"], []).append(contents.payload.get(f["path"], b""))
+        stored_voucher = (by_role.get("voucher") or [b""])[0]
+        owner = next((v for v in candidates
+                      if voucher_xml(self.voucher_dict(v)) == stored_voucher), None)
+        if owner is None:
+            raise conflict("其中的记账凭证与本期任何待归档凭证都不一致")
+        originals = [sha256_hex(b) for b in by_role.get("original", [])]
+        if originals != [line.invoice.sha256 for line in owner.claim.lines]:
+            raise conflict(f"其中的原始凭证与凭证 {owner.display_number} 的发票原件不一致")
+        metadata_path = f"data/{code}-metadata.xml"
+        meta = contents.payload.get(metadata_path)
+        if meta is None:
+            raise conflict("缺少元数据文件")
+        manifest = [{**f, "size": int(f["size"])} for f in contents.files] + [
+            ManifestEntry(path=metadata_path, role="metadata", media_type="application/xml", size=len(meta),
+                          sha256=sha256_hex(meta), sm3=sm3_hex(meta)).as_dict()]
+        report = check_package(data, self._expected(code, manifest, data), scanner=self.scanner)
+        if not report.passed:
+            failing = [f"{c.code} {c.detail}" for c in report.failures]
+            raise conflict("未通过四性检测：" + "；".join(failing))
+        return owner, manifest, report
+
+    def _package_key(self, org: Organisation, fiscal_year: int, code: ArchivalCode) -> str:
+        return f"packages/{org.fonds_code}/{fiscal_year}/{code}.zip"
+
+    def _expected(self, code: ArchivalCode, manifest: list[dict], bag: bytes) -> dict[str, Any]:
+        # GD-1-8 asks whether this code is already taken: ask the index, not every code
+        known = set(self.db.execute(select(ArchiveItem.archival_code).where(
+            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
+        numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
+            ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == code.class_code,
+            ArchiveItem.volume_no == code.volume)).scalars())
+        return {
+            "archival_code": str(code), "files": manifest, "file_count": len(manifest),
+            "byte_count": sum(int(m["size"]) for m in manifest), "package_sha256": sha256_hex(bag),
+            "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": numbers + [code.item], "item_count": 1,
+        }
 
     def _archive_voucher(self, org: Organisation, voucher: Voucher) -> ArchiveItem:
         years = self.retention_years
         class_code = voucher_class_code(voucher.fiscal_year, years, self.class_scheme)
         volume = voucher.period
         item_no = next_value(self.db, self.org_id, f"archive:{class_code}:{volume:04d}")
+        # the counter's lock serialises the volume's archivers: a concurrent run may
+        # have archived this voucher while this one waited
+        taken = self.db.execute(select(ArchiveItem.archival_code).where(
+            ArchiveItem.voucher_id == voucher.id, ArchiveItem.withdrawn_at.is_(None))).scalar_one_or_none()
+        if taken is not None:
+            raise ArchivedMeanwhile(taken)
         code = ArchivalCode(org.fonds_code, class_code, volume, item_no)
         now = utcnow()
         claim: Claim = voucher.claim
@@ -202,33 +325,29 @@ class ArchiveService:
             "External-Description": f"记账凭证 {voucher.voucher_word}-{voucher.voucher_number} 及其原始凭证",
             "Bag-Group-Identifier": class_code,
         }, now)
-        sha = sha256_hex(bag)
-        # GD-1-8 asks whether this code is already taken: ask the index, not every code
-        known = set(self.db.execute(select(ArchiveItem.archival_code).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
-        numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == class_code,
-            ArchiveItem.volume_no == volume)).scalars())
-        expected = {
-            "archival_code": str(code), "files": [m.as_dict() for m in manifest], "file_count": len(manifest),
-            "byte_count": sum(m.size for m in manifest), "package_sha256": sha, "package_sm3": sm3_hex(bag),
-            "known_codes": known, "sequence": numbers + [item_no], "item_count": 1,
-        }
-        report = check_package(bag, expected, scanner=self.scanner)
+        manifest_dicts = [m.as_dict() for m in manifest]
+        report = check_package(bag, self._expected(code, manifest_dicts, bag), scanner=self.scanner)
         if not report.passed:
             raise FourPropertyFailure(voucher, report)
-        key = f"packages/{org.fonds_code}/{voucher.fiscal_year}/{code}.zip"
+        key = self._package_key(org, voucher.fiscal_year, code)
         try:
             self.store.put(key, bag)
         except OSError as exc:
             raise StoreUnavailable(f"归档存储不可用：{exc}", code="store_unavailable", status=503) from exc
+        return self._register(org, voucher, code, item_no, key, bag, manifest_dicts, report, now=now)
+
+    def _register(self, org: Organisation, voucher: Voucher, code: ArchivalCode, item_no: int, key: str,
+                  bag: bytes, manifest: list[dict], report: Any, *, now: dt.datetime | None = None,
+                  adopted: bool = False) -> ArchiveItem:
+        years = self.retention_years
+        sha = sha256_hex(bag)
         item = ArchiveItem(
             org_id=self.org_id, voucher_id=voucher.id, archival_code=str(code), fonds_code=org.fonds_code,
-            class_code=class_code, volume_no=volume, item_no=item_no, fiscal_year=voucher.fiscal_year,
+            class_code=code.class_code, volume_no=code.volume, item_no=item_no, fiscal_year=voucher.fiscal_year,
             period=voucher.period, retention=retention_code(years),
             retention_until=retention_until(voucher.fiscal_year, years), package_key=key,
             package_sha256=sha, package_sm3=sm3_hex(bag), package_size=len(bag),
-            manifest=[m.as_dict() for m in manifest], archived_at=now, archived_by=self.actor,
+            manifest=manifest, archived_at=now or utcnow(), archived_by=self.actor,
             checks=report.to_dict(),
         )
         try:
@@ -237,11 +356,12 @@ class ArchiveService:
         except IntegrityError:
             raise Conflict(f"凭证 {voucher.voucher_word}-{voucher.voucher_number} 正在或已经归档，不能重复归档。",
                            code="already_archived") from None
-        for inv in invoices:
-            inv.status = InvoiceStatus.ARCHIVED
+        claim = voucher.claim
+        for line in claim.lines:
+            line.invoice.status = InvoiceStatus.ARCHIVED
         claim.status = ClaimStatus.ARCHIVED
         self.audit.record("archive.archived", "archive_item", str(code), voucher_id=voucher.id,
-                          package_sha256=sha, files=len(manifest),
+                          package_sha256=sha, files=len(manifest), adopted_from_interrupted_run=adopted,
                           checks_not_performed=[c["code"] for c in report.to_dict()["checks"]
                                                 if c["result"] == "not_performed"])
         return item

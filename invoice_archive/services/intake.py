@@ -1,7 +1,6 @@
 """Intake: read, verify, de-duplicate and store an e-invoice, byte for byte."""
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +56,12 @@ def refuse_unauthentic(doc: InvoiceDocument, verification: dict[str, Any]) -> No
         code = "signature_invalid"
     raise DomainError(message, code=code, status=422,
                       detail={"verdict": verdict, "failing_checks": failing, "files": files})
+
+
+def original_key(org_id: int, sha256: str, ext: str) -> str:
+    """Where an original is stored: by organisation and content, so the same
+    bytes always land on the same key (a retry after a crash adopts them)."""
+    return f"originals/{org_id}/{sha256[:2]}/{sha256}.{ext}"
 
 
 def format_error(exc: InvoiceFormatError) -> DomainError:
@@ -156,10 +161,7 @@ class IntakeService:
 
         sha256 = sha256_hex(data)
         ext = doc.source_format
-        # a key of its own per transaction, so an aborted request only ever
-        # removes what it wrote itself
-        key = f"originals/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:12]}.{ext}"
-        self.store.put(key, data)
+        key = original_key(self.org_id, sha256, ext)
         invoice = Invoice(
             org_id=self.org_id, business_key=doc.business_key, kind=doc.kind,
             source_format=doc.source_format, code=doc.code, number=doc.number,
@@ -182,6 +184,13 @@ class IntakeService:
             if existing is None:
                 raise
             raise self._refuse_duplicate(existing) from None
+        # The row holds the business key first, then the original is stored: a
+        # concurrent intake of the same bytes waits on the row until this
+        # transaction ends, and an aborting one removes the object it created
+        # before it releases the row (TransactionalStore). After a kill -9 the
+        # object may remain, unreferenced; the retry finds the same bytes
+        # under the same key and adopts them.
+        self.store.put(key, data)
         org = self.db.get(Organisation, self.org_id)
         invoice.rules = rules_report(doc, org, self.policy)
         self.audit.record("invoice.received", "invoice", invoice.id, business_key=doc.business_key,

@@ -355,6 +355,7 @@ class OutboxWorker:
             return
         with self.sessions() as db, db.begin():
             original = db.get(Voucher, payload["voucher_id"])
+            db.get(Claim, original.claim_id, with_for_update=True, populate_existing=True)
             red = record_reversal(db, original, voucher_number=result.voucher_number or "?",
                                   system_id=result.system_id, external_ref=ref,
                                   date=dt.date.fromisoformat(payload["date"]), reason=payload["reason"],

@@ -161,3 +161,55 @@ def eep_tamper_caught(ctx, tmp_path) -> None:
     at = eep.index("<封装包创建单位>".encode()) + len("<封装包创建单位>".encode())
     (tmp_path / "item.eep.xml").write_bytes(eep[:at] + b"X" + eep[at + 1:])
     assert main(["verify-eep", str(tmp_path / "item.eep.xml"), "--public-key", str(tmp_path / "key.pem")]) == 1
+
+
+# -- an interrupted run ---------------------------------------------------------------
+
+@given(parsers.parse("2024年7月已有{n:d}张记账凭证入账"))
+def many_vouchers(service, n: int) -> None:
+    for i in range(1, n + 1):
+        _posted(service, f"2499200000000{i:07d}", f"{i:04d}")
+
+
+@given("档案员用命令行归档2024年7月时，进程在写入部分归档包后被强行终止（kill -9）")
+def killed_run(service, ctx) -> None:
+    import time
+
+    from tests.support.process import kill9, start_cli
+
+    def packages() -> list[Path]:   # whole objects only: a write cut short stays a ".tmp-" file
+        return [p for p in service.stored_files() if "packages" in p.parts and not p.name.startswith(".tmp-")]
+
+    run = start_cli(["archive-run", "--org", "Z001", "--year", "2024", "--period", "7", "--by", "赵档案"],
+                    service.db_url, service.store_dir)
+    deadline = time.monotonic() + 120
+    while len(packages()) < 2 and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert kill9(run) == -9, "the run ended before it could be killed"
+    ctx["written"] = {p.name: p.read_bytes() for p in packages()}
+    assert ctx["written"]
+
+
+@then(parsers.parse('{n:d}件档案全部归档，件号从"{first}"到"{last}"连续且不重复'))
+def all_archived(service, ctx, n: int, first: str, last: str) -> None:
+    items = service.app.get("/api/v1/archive/items?fiscal_year=2024&period=7&limit=200",
+                            headers=service.headers("王审计")).json
+    numbers = sorted(i["archival_code"][-4:] for i in items["items"])
+    assert items["total"] == n and numbers == [f"{k:04d}" for k in range(int(first), int(last) + 1)]
+    assert len({i["voucher_id"] for i in items["items"]}) == n
+
+
+@then("中断时已写入存储的归档包经四性检测核验后被认领，不重写、不覆盖")
+def adopted_as_they_were(service, ctx) -> None:
+    by_name = {p.name: p.read_bytes() for p in service.stored_files() if "packages" in p.parts}
+    for name, data in ctx["written"].items():
+        assert by_name[name] == data                  # the same bytes, never rewritten
+    archived = [r for r in ctx["run"]["archived"] if f"{r['archival_code']}.zip" in ctx["written"]]
+    assert len(archived) == len(ctx["written"])
+    assert all(r["checks"]["passed"] for r in archived)
+
+
+@then("运行固定性审计，没有缺失、不符或未登记的对象")
+def fixity_clean(service, ctx, monkeypatch, capsys) -> None:
+    run_fixity(service, ctx, monkeypatch, capsys)
+    assert ctx["exit"] == 0, ctx["out"]

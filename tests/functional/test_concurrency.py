@@ -4,7 +4,6 @@ PostgreSQL (the production database): exactly one request wins, the others get
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from tests.support.app import make_service
 from tests.support.invoices import synthetic_xml
 from tests.support.journey import post_invoice
+from tests.support.race import race
 from tests.support.server import serve
 
 
@@ -35,9 +35,8 @@ def pg_service(request, tmp_path):
 
 
 def _burst(n: int, send) -> Counter:
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        statuses = list(pool.map(lambda _: send(), range(n)))
-    return Counter(statuses)
+    """n requests released together by a barrier."""
+    return Counter(race([send] * n))
 
 
 def test_50_concurrent_submissions_of_one_invoice(pg_service):

@@ -239,3 +239,27 @@ def test_a_stuck_message_shows_on_the_claim_and_in_worker_status(kingdee, monkey
     after = svc.app.get(f"/api/v1/claims/{claim['id']}", headers=svc.headers("王审计")).json
     assert after["status"] == "posted" and after["posting"]["external_ref"] == stuck["posting"]["external_ref"]
     assert _vouchers_in_kingdee(rig, f"IA-Z001-{claim['number']}-") == 1
+
+
+def test_archive_runs_of_one_period_at_once_archive_each_voucher_once(live):
+    from tests.support.journey import approve_claim, post_voucher
+
+    svc, url = live
+    for i in range(1, 6):
+        inv = post_invoice(svc, synthetic_xml(f"2499200000009{i:07d}")).json
+        claim = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])
+        post_voucher(svc, voucher_report(claim, number=f"{i:04d}"))
+    responses = http_race(url, [("POST", "/api/v1/archive/runs", svc.headers("赵档案"),
+                                 {"fiscal_year": 2024, "period": 7})] * 8)
+    assert outcome(responses) == Counter({201: 8}), outcome(responses)
+    archived = [a["archival_code"] for r in responses for a in r.json()["archived"]]
+    assert len(archived) == len(set(archived)) == 5                 # each voucher once, by one run
+    numbers = [r[0] for r in _rows(svc, "SELECT item_no FROM archive_items ORDER BY item_no")]
+    assert numbers == [1, 2, 3, 4, 5]
+    packages = [p for p in svc.stored_files() if "packages" in p.parts]
+    assert len(packages) == 5                                         # the losers left nothing behind
+
+
+def _rows(svc, sql: str) -> list:
+    with svc.engine.connect() as conn:
+        return list(conn.execute(text(sql)))
