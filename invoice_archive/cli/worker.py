@@ -66,10 +66,11 @@ def run_worker(args: argparse.Namespace) -> int:
         return run_status(args)
     from invoice_archive.posting.drafting import AccountMapping
     from invoice_archive.services.compliance import CompliancePolicy
-    from invoice_archive.services.posting import OutboxWorker, WorkerPolicy
+    from invoice_archive.outbox import WorkerPolicy
+    from invoice_archive.services.posting import build_worker
 
     sessions, accounting, platform, raw = build(args, need_accounting=False)
-    worker = OutboxWorker(sessions, accounting, AccountMapping.from_settings(raw) if accounting else None,
+    worker = build_worker(sessions, accounting, AccountMapping.from_settings(raw) if accounting else None,
                           taxplatform=platform, posting_purpose=CompliancePolicy.from_settings(raw).posting_purpose,
                           policy=WorkerPolicy.from_settings(raw))
     stop = False

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from invoice_archive import outbox
 from invoice_archive.db import utcnow
 from invoice_archive.errors import DomainError
 from invoice_archive.formats import InvoiceDocument
@@ -164,13 +165,11 @@ def open_alerts(db: Session, *, claim_id: int | None = None, invoice_id: int | N
 
 def enqueue_posting_status(db: Session, voucher: Voucher, invoices: list[Invoice], *,
                            purpose: PostingPurpose, revoke: bool = False) -> None:
-    from invoice_archive.services.posting import enqueue
-
     period = f"{voucher.fiscal_year}{voucher.period:02d}"
     for inv in invoices:
         status = (PostingStatus.revoked(inv.business_key, period=period) if revoke
                   else PostingStatus.posted(inv.business_key, period, purpose=purpose))
-        enqueue(db, org_id=voucher.org_id, topic=TOPIC_POSTING_STATUS, dedupe_key=status.idempotency_key,
+        outbox.enqueue(db, org_id=voucher.org_id, topic=TOPIC_POSTING_STATUS, dedupe_key=status.idempotency_key,
                 payload={"invoice_id": inv.id, **status.to_dict()})
 
 
@@ -179,5 +178,24 @@ def posting_status_from_payload(payload: Mapping[str, Any]) -> PostingStatus:
                          idempotency_key=payload["idempotency_key"], period=payload.get("period"))
 
 
-__all__ = ["CompliancePolicy", "TaxChecker", "enqueue_posting_status", "latest_tax_check", "open_alerts",
+class PostingStatusHandler:
+    """The outbox handler that sends one invoice's 入账标识. The idempotency key
+    makes a resend after a lost reply harmless: the platform recognises it."""
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+
+    def topics(self) -> dict[str, outbox.Handler]:
+        return {TOPIC_POSTING_STATUS: self}
+
+    def __call__(self, worker: outbox.OutboxWorker, msg_id: int, payload: dict[str, Any], maybe_sent: bool) -> None:
+        try:
+            ack = self.platform.report_posting(posting_status_from_payload(payload))
+        except TaxPlatformError as exc:
+            worker.finish(msg_id, outcome="retryable" if exc.retryable else "rejected", error=str(exc))
+            return
+        worker.finish(msg_id, outcome="done", result=ack.to_dict())
+
+
+__all__ = ["CompliancePolicy", "PostingStatusHandler", "TaxChecker", "enqueue_posting_status", "latest_tax_check", "open_alerts",
            "red_invoice_arrived", "reversing_red_invoice", "rules_report"]

@@ -11,7 +11,8 @@ import pytest
 from adapters.taxplatform.fake import FakeTaxPlatform
 from invoice_archive.db import session_factory
 from invoice_archive.formats import read_invoice
-from invoice_archive.services.posting import OutboxWorker, WorkerPolicy
+from invoice_archive.outbox import OutboxWorker, WorkerPolicy
+from invoice_archive.services.posting import build_worker
 from invoice_archive.taxplatform import PostingPurpose
 from tests.support.app import make_service
 from tests.support.invoices import synthetic_xml
@@ -154,7 +155,7 @@ def _worker(svc, platform) -> OutboxWorker:
     from adapters.taxplatform.http import HttpTaxPlatform
 
     client = HttpTaxPlatform({"taxplatform.url": platform.url, "taxplatform.read_timeout": "0.4"})
-    return OutboxWorker(session_factory(svc.engine), taxplatform=client,
+    return build_worker(session_factory(svc.engine), taxplatform=client,
                         posting_purpose=PostingPurpose.POSTED_EIT_DEDUCTIBLE, policy=WorkerPolicy(backoff_base=0.0))
 
 

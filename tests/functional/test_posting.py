@@ -127,7 +127,7 @@ def test_sync_links_a_voucher_posted_over_there(rig):
     claim = approved_claim(rig)
     worker = rig.worker()
     with session_factory(rig.service.engine)() as db:
-        draft = worker._draft(db, db.get(Claim, claim["id"]), claim["posting"]["external_ref"])
+        draft = rig.drafter().draft(db, db.get(Claim, claim["id"]), claim["posting"]["external_ref"])
     rig.accounting().post(draft)
     rig.fake.app.ledger.post_all()
     counts = rig.sync().run_once()

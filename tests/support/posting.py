@@ -12,7 +12,8 @@ from adapters.fakes import FakeServer, make_fake
 from adapters.fakes.cli import settings_for
 from invoice_archive.db import session_factory
 from invoice_archive.posting.drafting import AccountMapping
-from invoice_archive.services.posting import OutboxWorker, SyncService, WorkerPolicy
+from invoice_archive.outbox import OutboxWorker, WorkerPolicy
+from invoice_archive.services.posting import AccountingHandlers, SyncService, build_worker
 from tests.support.app import TestService, make_service
 
 MAPPING = {
@@ -35,9 +36,14 @@ class PostingRig:
         return backend(self.settings)
 
     def worker(self) -> OutboxWorker:
-        return OutboxWorker(session_factory(self.service.engine), self.accounting(),
+        return build_worker(session_factory(self.service.engine), self.accounting(),
                             AccountMapping.from_settings(self.settings),
                             policy=WorkerPolicy(backoff_base=0.0))
+
+    def drafter(self) -> AccountingHandlers:
+        """The accounting handlers alone, to draft a claim's voucher as the worker would."""
+        return AccountingHandlers(session_factory(self.service.engine), self.accounting(),
+                                  AccountMapping.from_settings(self.settings))
 
     def sync(self) -> SyncService:
         return SyncService(session_factory(self.service.engine), self.accounting())
