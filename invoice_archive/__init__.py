@@ -1,9 +1,10 @@
 """invoice-archive: e-invoice reimbursement, posting and paperless archiving (电子发票报销入账归档)."""
 from __future__ import annotations
 
+from importlib.metadata import version
 from typing import Any
 
-__version__ = "0.1.0"
+__version__ = version("invoice-archive")   # setup.cfg is the one place it is written
 
 
 def main(global_config: dict[str, Any], **settings: Any):  # type: ignore[no-untyped-def]

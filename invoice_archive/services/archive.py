@@ -20,13 +20,14 @@ from invoice_archive.archive.metadata import claim_xml, item_metadata_xml, vouch
 from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
-from invoice_archive.errors import Conflict, NotFound, StoreUnavailable
+from invoice_archive.errors import Conflict, StoreUnavailable
 from invoice_archive.interfaces import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus, InvoiceVoucherLink,
     Organisation, Voucher,
 )
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.scoping import package_bytes, scoped_get
 from invoice_archive.services.sequences import next_value
 
 EXT_MEDIA = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
@@ -87,13 +88,8 @@ class ArchiveService:
                    scanner=scanner_from_settings(settings))
 
     # -- reading -----------------------------------------------------------
-    def get(self, item_id: int) -> ArchiveItem:
-        item = self.db.execute(
-            select(ArchiveItem).where(ArchiveItem.id == item_id, ArchiveItem.org_id == self.org_id)
-        ).scalar_one_or_none()
-        if item is None:
-            raise NotFound(f"档案 {item_id} 不存在", code="archive_item_not_found")
-        return item
+    def get(self, item_id: Any) -> ArchiveItem:
+        return scoped_get(self.db, ArchiveItem, item_id, self.org_id)
 
     def find(self, *, voucher_number: str | None = None, invoice_number: str | None = None,
              archival_code: str | None = None, fiscal_year: int | None = None, period: int | None = None,
@@ -127,15 +123,7 @@ class ArchiveService:
         return item, data
 
     def _stored_package(self, item: ArchiveItem) -> bytes:
-        try:
-            data = self.store.get(item.package_key)
-        except KeyError:
-            raise StoreUnavailable(f"档案 {item.archival_code} 的归档包在存储中缺失，请联系档案管理员。",
-                                   code="package_missing", status=503) from None
-        if sha256_hex(data) != item.package_sha256:
-            raise StoreUnavailable(f"档案 {item.archival_code} 的归档包校验值不符，可能已被篡改，请联系档案管理员。",
-                                   code="package_fixity_failed", status=503)
-        return data
+        return package_bytes(self.store, item)
 
     def eep(self, item_id: int, signer: Any) -> tuple[ArchiveItem, bytes]:
         """The item as a DA/T 48 electronic-record encapsulation, rendered from its

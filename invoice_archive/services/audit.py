@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -74,6 +74,18 @@ class AuditLog:
     def for_request(cls, request: Any) -> AuditLog:
         ident = request.identity
         return cls(request.db, org_id=ident.org_id, actor=ident.name, role=ident.role)
+
+    def events(self, *, object_type: str | None = None, object_id: str | None = None, limit: int = 50,
+               offset: int = 0) -> tuple[list[AuditEvent], int]:
+        """The organisation's audit events in chain order, optionally of one object."""
+        stmt = select(AuditEvent).where(AuditEvent.org_id == self.org_id)
+        if object_type:
+            stmt = stmt.where(AuditEvent.object_type == object_type)
+        if object_id:
+            stmt = stmt.where(AuditEvent.object_id == object_id)
+        total = self.db.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = self.db.execute(stmt.order_by(AuditEvent.id).limit(limit).offset(offset)).scalars()
+        return list(rows), total
 
     def record(self, action: str, object_type: str, object_id: Any, **detail: Any) -> AuditEvent:
         event = AuditEvent(at=utcnow(), org_id=self.org_id, actor=self.actor, role=self.role, action=action,

@@ -22,12 +22,13 @@ from sqlalchemy.orm import Session
 from invoice_archive.bundle import BundleParts, InvoiceFile, ManifestSigner, build_bundle, signer_from_settings
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex
-from invoice_archive.errors import DomainError, NotFound, StoreUnavailable
+from invoice_archive.errors import DomainError
 from invoice_archive.interfaces import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, Invoice, InvoiceVoucherLink, Organisation, Voucher,
 )
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.scoping import original_bytes, scoped_get
 
 SIGNER_KEY = "bundle.signer"
 
@@ -93,19 +94,11 @@ class BundleService:
                    signer_from_registry(request.registry), org_id=request.identity.org_id)
 
     # -- reading --------------------------------------------------------------------
-    def voucher(self, voucher_id: int) -> Voucher:
-        v = self.db.execute(select(Voucher).where(Voucher.id == voucher_id, Voucher.org_id == self.org_id)
-                            ).scalar_one_or_none()
-        if v is None:
-            raise NotFound(f"凭证 {voucher_id} 不存在", code="voucher_not_found")
-        return v
+    def voucher(self, voucher_id: Any) -> Voucher:
+        return scoped_get(self.db, Voucher, voucher_id, self.org_id)
 
-    def invoice(self, invoice_id: int) -> Invoice:
-        inv = self.db.execute(select(Invoice).where(Invoice.id == invoice_id, Invoice.org_id == self.org_id)
-                              ).scalar_one_or_none()
-        if inv is None:
-            raise NotFound(f"发票 {invoice_id} 不存在", code="invoice_not_found")
-        return inv
+    def invoice(self, invoice_id: Any) -> Invoice:
+        return scoped_get(self.db, Invoice, invoice_id, self.org_id)
 
     def invoices_of(self, voucher: Voucher) -> list[Invoice]:
         return list(self.db.execute(
@@ -172,14 +165,7 @@ class BundleService:
         return read_invoice(data)
 
     def _original_or_fail(self, inv: Invoice) -> bytes:
-        data = self.original(inv)
-        if data is None:
-            raise StoreUnavailable(f"发票 {inv.number or inv.business_key} 的原件在存储中缺失，请联系档案管理员。",
-                                   code="original_missing", status=503)
-        if sha256_hex(data) != inv.sha256:
-            raise StoreUnavailable(f"发票 {inv.number or inv.business_key} 的原件校验值与接收时不符，可能已被篡改。",
-                                   code="original_fixity_failed", status=503)
-        return data
+        return original_bytes(self.store, inv)
 
     # -- the bundle ------------------------------------------------------------------
     def voucher_bundle(self, voucher_id: int, *, via: str = "api") -> tuple[Voucher, bytes]:

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Session
 from invoice_archive.db import utcnow
 from invoice_archive.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from invoice_archive.models import (
-    Claim, ClaimInvoice, ClaimSignoff, ClaimStatus, Invoice, InvoiceStatus, Organisation,
+    Claim, ClaimInvoice, ClaimSignoff, ClaimStatus, Invoice, InvoiceStatus, Organisation, Voucher,
 )
 from invoice_archive.formats import read_invoice
 from invoice_archive.interfaces import IArchiveStore
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.services.compliance import CompliancePolicy, reversing_red_invoice, rules_report
+from invoice_archive.services.compliance import CompliancePolicy, open_alerts, reversing_red_invoice, rules_report
 from invoice_archive.services.intake import duplicate_evidence
+from invoice_archive.services.posting import enqueue_posting, latest_posting_message, retry_stuck
+from invoice_archive.services.scoping import scoped_get
 from invoice_archive.services.sequences import next_value
 
 # signature verdicts that are never reimbursable, whatever the policy
@@ -56,13 +58,17 @@ class ClaimService:
         """The claim, within the organisation. ``for_update`` locks its row and
         reloads it (the identity map may hold a copy read before the lock was
         taken): every state change decides on the locked row."""
-        stmt = select(Claim).where(Claim.id == claim_id, Claim.org_id == self.org_id)
-        if for_update:
-            stmt = stmt.with_for_update().execution_options(populate_existing=True)
-        claim = self.db.execute(stmt).scalar_one_or_none()
-        if claim is None:
-            raise NotFound(f"报销单 {claim_id} 不存在", code="claim_not_found")
-        return claim
+        return scoped_get(self.db, Claim, claim_id, self.org_id, for_update=for_update)
+
+    def related(self, claim: Claim) -> dict[str, Any]:
+        """What a claim's rendering shows beside the row: its (blue) voucher, its
+        newest posting message and its open alerts."""
+        return {
+            "voucher": self.db.execute(select(Voucher).where(
+                Voucher.claim_id == claim.id, Voucher.reverses_id.is_(None))).scalar_one_or_none(),
+            "posting": latest_posting_message(self.db, claim.id),
+            "alerts": open_alerts(self.db, claim_id=claim.id),
+        }
 
     def _check_reimbursable(self, inv: Invoice, category: str) -> None:
         label = inv.number or inv.business_key
@@ -206,8 +212,6 @@ class ClaimService:
         after the system refused it and the cause was fixed), or send again a
         message that stopped after its last attempt (same external reference, so
         the worker looks it up before posting: never a second voucher)."""
-        from invoice_archive.services.posting import latest_posting_message, retry_stuck
-
         claim = self.get(claim_id, for_update=True)
         if not self.push_posting:
             raise Conflict("未配置记账系统（accounting.backend）：凭证由记账系统录入后通过 POST /api/v1/vouchers 报告。",
@@ -227,8 +231,6 @@ class ClaimService:
         return claim
 
     def _enqueue(self, claim: Claim) -> None:
-        from invoice_archive.services.posting import enqueue_posting
-
         fonds = self.db.get(Organisation, self.org_id).fonds_code
         enqueue_posting(self.db, claim, fonds, self.audit)
 

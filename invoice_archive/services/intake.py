@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -14,7 +14,10 @@ from invoice_archive.formats import InvoiceDocument, InvoiceFormatError, Limits,
 from invoice_archive.interfaces import IArchiveStore
 from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.services.compliance import CompliancePolicy, TaxChecker, red_invoice_arrived, rules_report
+from invoice_archive.services.compliance import (
+    CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, red_invoice_arrived, rules_report,
+)
+from invoice_archive.services.scoping import original_bytes, scoped_get
 from invoice_archive.verification import TrustStore, verify_ofd, verify_pdf, verify_xml
 
 MEDIA_TYPES = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
@@ -138,6 +141,40 @@ class IntakeService:
                    policy=policy,
                    tax=TaxChecker(request.db, platform, max_age_days=policy.max_age_days) if platform else None)
 
+    def get(self, invoice_id: Any) -> Invoice:
+        return scoped_get(self.db, Invoice, invoice_id, self.org_id)
+
+    def related(self, inv: Invoice) -> dict[str, Any]:
+        """What an invoice's full rendering shows beside the row: its last tax
+        check, open alerts, the claim holding it and the voucher it is posted on."""
+        return {
+            "tax_check": latest_tax_check(self.db, inv.id),
+            "alerts": open_alerts(self.db, invoice_id=inv.id),
+            "claim": self.db.execute(select(Claim).join(ClaimInvoice).where(
+                ClaimInvoice.invoice_id == inv.id, ClaimInvoice.released_at.is_(None))).scalar_one_or_none(),
+            "voucher": self.db.execute(select(Voucher).join(InvoiceVoucherLink).where(
+                InvoiceVoucherLink.invoice_id == inv.id)).scalar_one_or_none(),
+        }
+
+    def list(self, *, number: str | None = None, status: str | None = None, limit: int = 50,
+             offset: int = 0) -> tuple[list[Invoice], int]:
+        """The organisation's invoices, newest first, by number/business key and status."""
+        stmt = select(Invoice).where(Invoice.org_id == self.org_id)
+        if number:
+            stmt = stmt.where((Invoice.number == number) | (Invoice.business_key == number))
+        if status:
+            stmt = stmt.where(Invoice.status == status)
+        total = self.db.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = self.db.execute(stmt.order_by(Invoice.id.desc()).limit(limit).offset(offset)).scalars()
+        return list(rows), total
+
+    def original(self, inv: Invoice) -> bytes:
+        """The original file as received, checked against its intake SHA-256 like
+        every other read from the store."""
+        data = original_bytes(self.store, inv)
+        self.audit.record("invoice.original_downloaded", "invoice", inv.id, sha256=inv.sha256)
+        return data
+
     def find_duplicate(self, business_key: str) -> Invoice | None:
         return self.db.execute(
             select(Invoice).where(Invoice.org_id == self.org_id, Invoice.business_key == business_key)
@@ -203,12 +240,12 @@ class IntakeService:
             red_invoice_arrived(self.db, invoice, self.audit)
         return invoice
 
-    def recheck(self, invoice: Invoice, data: bytes) -> TaxCheck:
+    def recheck(self, invoice: Invoice) -> TaxCheck:
         """Ask the tax platform again (at most five times a day per invoice)."""
         if self.tax is None:
             raise DomainError("未配置税务平台（taxplatform.backend），无法查验。", code="tax_platform_not_configured",
                               status=409)
-        doc = read_invoice(data, limits=self.limits)
+        doc = read_invoice(original_bytes(self.store, invoice), limits=self.limits)
         row = self.tax.check(invoice, doc, requested_by=self.actor, explicit=True)
         assert row is not None
         self.audit.record("invoice.tax_checked", "invoice", invoice.id, status=row.status,

@@ -2,6 +2,7 @@
 claim's invoices, immutable afterwards."""
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -9,12 +10,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from invoice_archive import outbox
 from invoice_archive.errors import Conflict, Invalid, NotFound
 from invoice_archive.interfaces import IVoucherReportParser
 from invoice_archive.models import (
-    Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, OutboxStatus, Voucher, VoucherEntry,
+    ArchiveItem, Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, OutboxMessage, Voucher, VoucherEntry,
 )
+from invoice_archive.posting import TOPIC_POST, TOPIC_REVERSE
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.compliance import enqueue_posting_status
+from invoice_archive.services.scoping import scoped_get
 
 ZERO = Decimal("0.00")
 
@@ -53,13 +58,44 @@ class VoucherService:
                    org_id=ident.org_id, actor=ident.name, source_name=typed.source_name,
                    posting_status_purpose=purpose)
 
-    def get(self, voucher_id: int) -> Voucher:
-        voucher = self.db.execute(
-            select(Voucher).where(Voucher.id == voucher_id, Voucher.org_id == self.org_id)
-        ).scalar_one_or_none()
-        if voucher is None:
-            raise NotFound(f"凭证 {voucher_id} 不存在", code="voucher_not_found")
-        return voucher
+    def get(self, voucher_id: Any) -> Voucher:
+        return scoped_get(self.db, Voucher, voucher_id, self.org_id)
+
+    def related(self, v: Voucher) -> dict[str, Any]:
+        """What a voucher's rendering shows beside the row: its archive item and
+        the red voucher that reverses it."""
+        return {
+            "archive_item_id": self.db.execute(
+                select(ArchiveItem.id).where(ArchiveItem.voucher_id == v.id)).scalar_one_or_none(),
+            "reversed_by_id": self.db.execute(
+                select(Voucher.id).where(Voucher.reverses_id == v.id)).scalar_one_or_none(),
+        }
+
+    def reverse(self, voucher_id: Any, *, date: dt.date, reason: str) -> OutboxMessage:
+        """Queue the red voucher (红字冲销) for the accounting system. The claim's row
+        is locked before anything is read, so of two concurrent requests one
+        queues and the other gets a 409."""
+        voucher = self.get(voucher_id)
+        scoped_get(self.db, Claim, voucher.claim_id, self.org_id, for_update=True)
+        if voucher.red_flag:
+            raise Conflict(f"凭证 {voucher.display_number} 本身是冲销凭证，不能再冲销。", code="voucher_is_reversal")
+        if voucher.claim.status == ClaimStatus.REVERSED:
+            raise Conflict(f"凭证 {voucher.display_number} 已经冲销。", code="already_reversed")
+        if not voucher.system_id:
+            raise Invalid(f"凭证 {voucher.display_number} 由记账系统自行录入，请在记账系统中冲销后由系统同步。",
+                          code="reversal_not_supported")
+        ref = f"{voucher.external_ref}-R"
+        queued = outbox.by_key(self.db, ref)
+        if queued is not None:
+            raise Conflict(f"凭证 {voucher.display_number} 的冲销已于 {queued.created_at:%Y-%m-%d %H:%M} 提交记账系统"
+                           f"（{ref}，{outbox.STATUS_ZH.get(queued.status, queued.status)}），不能重复冲销。",
+                           code="reversal_already_requested",
+                           detail={"external_ref": ref, "status": queued.status, "last_error": queued.last_error})
+        msg = outbox.enqueue(self.db, org_id=voucher.org_id, topic=TOPIC_REVERSE, dedupe_key=ref,
+                             payload={"voucher_id": voucher.id, "external_ref": ref, "date": date.isoformat(),
+                                      "reason": reason})
+        self.audit.record("voucher.reversal_requested", "voucher", voucher.id, reason=reason, external_ref=ref)
+        return msg
 
     def parse(self, payload: dict[str, Any]) -> Any:
         try:
@@ -114,9 +150,7 @@ class VoucherService:
                         "external_ref": clash.external_ref})
         queued = None
         if reported and claim.status == ClaimStatus.POSTING:
-            from invoice_archive.services.posting import latest_posting_message
-
-            queued = latest_posting_message(self.db, claim.id)
+            queued = outbox.latest(self.db, TOPIC_POST, key="claim_id", value=claim.id)
             if queued is not None and queued.dedupe_key != external_ref:
                 raise Conflict(
                     f"报销单 {claim.number} 已交记账系统自动入账（外部参考号 {queued.dedupe_key}），"
@@ -166,13 +200,10 @@ class VoucherService:
                            code="duplicate_posting") from None
         claim.status = ClaimStatus.POSTED
         claim.posting_error = None
-        if queued is not None and queued.status != OutboxStatus.DONE:
+        if queued is not None:
             # the system reported the voucher our message asked for: settled
-            queued.status = OutboxStatus.DONE
-            queued.result = {"voucher_id": voucher.id, "linked_by": "report"}
+            outbox.settle(self.db, queued.dedupe_key, {"voucher_id": voucher.id, "linked_by": "report"})
         if self.posting_status_purpose is not None:
-            from invoice_archive.services.compliance import enqueue_posting_status
-
             enqueue_posting_status(self.db, voucher, [line.invoice for line in claim.lines],
                                    purpose=self.posting_status_purpose)
         self.audit.record("voucher.posted", "voucher", voucher.id, number=display,

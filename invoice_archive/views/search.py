@@ -55,7 +55,7 @@ def bundle_filename(voucher: Any) -> str:
 
 @api_view(route_name="vouchers.bundle", request_method="GET", permission=P.BUNDLES_DOWNLOAD, renderer=None)
 def voucher_bundle(request: Any) -> Any:
-    voucher, data = request.find_service(BundleService).voucher_bundle(int(request.matchdict["voucher_id"]))
+    voucher, data = request.find_service(BundleService).voucher_bundle(request.context.id)
     return attachment(data, "application/zip", bundle_filename(voucher))
 
 
@@ -78,13 +78,13 @@ def bundle_key(request: Any) -> Any:
 def rendition_svg(request: Any) -> Any:
     service = request.find_service(BundleService)
     page = int(request.openapi_validated.parameters.query.get("page") or 1)
-    svg = service.rendition_svg(service.invoice(int(request.matchdict["invoice_id"])), page=page - 1)
+    svg = service.rendition_svg(service.invoice(request.context.id), page=page - 1)
     return Response(body=svg.encode("utf-8"), content_type="image/svg+xml", charset="utf-8")
 
 
 @api_view(route_name="invoices.rendition_pdf", request_method="GET", permission=P.INVOICES_READ, renderer=None)
 def rendition_pdf(request: Any) -> Any:
     service = request.find_service(BundleService)
-    inv = service.invoice(int(request.matchdict["invoice_id"]))
+    inv = service.invoice(request.context.id)
     return Response(body=service.rendition_pdf(inv), content_type="application/pdf",
                     content_disposition=f"inline; filename*=UTF-8''{quote(f'{inv.business_key}.pdf', safe='')}")

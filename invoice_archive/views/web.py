@@ -117,7 +117,7 @@ def logout(request: Any) -> Any:
              renderer=T + "voucher.jinja2")
 def voucher(request: Any) -> Any:
     service = request.find_service(BundleService)
-    v = service.voucher(int(request.matchdict["voucher_id"]))
+    v = service.voucher(request.context.id)
     invoices = []
     for inv in service.invoices_of(v):
         badge = service.badge(inv)
@@ -135,19 +135,19 @@ def voucher(request: Any) -> Any:
 
 @view_config(route_name="web.bundle", request_method="GET", permission=P.BUNDLES_DOWNLOAD)
 def bundle(request: Any) -> Any:
-    v, data = request.find_service(BundleService).voucher_bundle(int(request.matchdict["voucher_id"]), via="web")
+    v, data = request.find_service(BundleService).voucher_bundle(request.context.id, via="web")
     return attachment(data, "application/zip", bundle_filename(v))
 
 
 @view_config(route_name="web.item_package", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
 def item_package(request: Any) -> Any:
-    item, data = request.find_service(ArchiveService).bundle(int(request.matchdict["item_id"]))
+    item, data = request.find_service(ArchiveService).bundle(request.context.id)
     return attachment(data, "application/zip", f"{item.archival_code}.zip")
 
 
 @view_config(route_name="web.item_eep", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
 def item_eep(request: Any) -> Any:
-    item, data = request.find_service(ArchiveService).eep(int(request.matchdict["item_id"]),
+    item, data = request.find_service(ArchiveService).eep(request.context.id,
                                                           signer_from_registry(request.registry))
     return attachment(data, "application/xml", f"{item.archival_code}.eep.xml")
 
