@@ -1,6 +1,8 @@
 # invoice-archive: the entry points people and CI use.
 #   make run    set up (.venv, install, migrate, demo organisation) and serve on :6543
 #   make test   set up and run the whole test suite (TEST_DATABASE_URL selects the database)
+#   make check-wheel  build the wheel, install it in a fresh venv outside the checkout and
+#               migrate a SQLite database with it (what a deployment does)
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -8,9 +10,9 @@ BIN    := $(VENV)/bin
 INI    ?= development.ini
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run serve test check-migrations bench-parse bench-verify bench-archive bench-search examples clean
+.PHONY: install run serve test check-migrations check-wheel bench-parse bench-verify bench-archive bench-search examples clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
 	$(BIN)/python -m pip install --quiet -e '.[test]'
@@ -33,6 +35,19 @@ test: install
 check-migrations: install
 	$(BIN)/invoice-archive -c $(INI) db upgrade
 	$(BIN)/invoice-archive -c $(INI) db check
+
+# The wheel alone, away from the checkout: its console script finds the migrations it
+# ships (invoice_archive.migrations) and every adapter module imports without the test extra.
+check-wheel: install
+	set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	$(BIN)/python -m pip wheel --quiet --no-deps -w "$$tmp/dist" .; \
+	$(BIN)/python -m venv "$$tmp/venv"; \
+	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp"/dist/invoice_archive-*.whl; \
+	printf '[app:main]\nuse = egg:invoice-archive\nsqlalchemy.url = sqlite:///%%(here)s/var/check.sqlite\narchive.store_url = file://%%(here)s/var/archive-store\n' > "$$tmp/check.ini"; \
+	cd "$$tmp"; \
+	env -u DATABASE_URL -u ARCHIVE_STORE_URL "$$tmp/venv/bin/invoice-archive" -c check.ini db upgrade; \
+	env -u DATABASE_URL -u ARCHIVE_STORE_URL "$$tmp/venv/bin/invoice-archive" -c check.ini db check; \
+	"$$tmp/venv/bin/python" $(CURDIR)/.ci/check_wheel.py
 
 bench-parse: install
 	$(BIN)/python -m pip install --quiet -e '.[bench]'

@@ -38,11 +38,23 @@ def load_settings(ini: str) -> tuple[dict[str, Any], Settings]:
     return raw, parse(raw)
 
 
+def migrations_dir() -> Path:
+    """The alembic scripts (env.py, versions/): the installed package
+    ``invoice_archive.migrations`` -- the top-level migrations/ folder of a checkout,
+    which setup.py installs under that name -- wherever the code runs from."""
+    from importlib.resources import files
+
+    root = files("invoice_archive.migrations")
+    if not isinstance(root, Path):   # a zip import has no folder alembic could read
+        raise RuntimeError(f"invoice_archive.migrations is not a folder on disk: {root!r}")
+    return root
+
+
 def alembic_config(ini: str, database_url: str) -> Any:
     from alembic.config import Config
 
     cfg = Config(str(Path(ini).resolve()))
-    cfg.set_main_option("script_location", str(Path(__file__).resolve().parents[2] / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir()))
     cfg.attributes["database_url"] = database_url
     return cfg
 

@@ -1,0 +1,33 @@
+"""Run by `make check-wheel` with the python of a fresh venv holding only the wheel,
+from a directory outside the checkout: the packages come from that venv and every
+adapter module imports without the test extra (pytest is not installed there)."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pkgutil
+import sys
+from pathlib import Path
+
+ADAPTERS = "adapters"
+# modules that still need the test extra at import time
+NEEDS_TEST_EXTRA = {"adapters.contract"}
+
+site = Path(sys.prefix).resolve()
+assert importlib.util.find_spec("pytest") is None, "the wheel's venv must not have pytest"
+for name in ("invoice_archive", "invoice_archive.migrations", ADAPTERS):
+    module = importlib.import_module(name)
+    where = Path(module.__file__).resolve()
+    assert where.is_relative_to(site), f"{name} comes from {where}, not from the wheel in {site}"
+
+from invoice_archive.cli import migrations_dir  # noqa: E402
+
+assert (migrations_dir() / "env.py").is_file() and any((migrations_dir() / "versions").glob("2*.py"))
+
+package = importlib.import_module(ADAPTERS)
+names = [ADAPTERS] + [m.name for m in pkgutil.walk_packages(package.__path__, ADAPTERS + ".")
+                      if not m.name.endswith(".__main__")]
+for name in names:
+    if name not in NEEDS_TEST_EXTRA:
+        importlib.import_module(name)
+print(f"check-wheel: {len(names)} adapter modules import from {site}")
