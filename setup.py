@@ -6,7 +6,7 @@ The checkout keeps its top-level folders; some are installed under another name
     invoice_archive/   ->  invoice_archive
     migrations/        ->  invoice_archive.migrations   (alembic env.py and versions/;
                                                          the CLI finds them with importlib.resources)
-    adapters/          ->  adapters
+    adapters/          ->  invoice_archive_adapters     (a name no other project's `adapters` can shadow)
 """
 from setuptools import find_packages, setup
 
@@ -17,7 +17,8 @@ def _mapped(name: str, folder: str) -> list[str]:
 
 
 setup(
-    packages=(find_packages(include=["invoice_archive", "invoice_archive.*", "adapters", "adapters.*"])
-              + _mapped("invoice_archive.migrations", "migrations")),
-    package_dir={"invoice_archive.migrations": "migrations"},
+    packages=(find_packages(include=["invoice_archive", "invoice_archive.*"])
+              + _mapped("invoice_archive.migrations", "migrations")
+              + _mapped("invoice_archive_adapters", "adapters")),
+    package_dir={"invoice_archive.migrations": "migrations", "invoice_archive_adapters": "adapters"},
 )

@@ -9,12 +9,13 @@ import pkgutil
 import sys
 from pathlib import Path
 
-ADAPTERS = "adapters"
+ADAPTERS = "invoice_archive_adapters"
 # modules that still need the test extra at import time
-NEEDS_TEST_EXTRA = {"adapters.contract"}
+NEEDS_TEST_EXTRA = {"invoice_archive_adapters.contract"}
 
 site = Path(sys.prefix).resolve()
 assert importlib.util.find_spec("pytest") is None, "the wheel's venv must not have pytest"
+assert importlib.util.find_spec("adapters") is None, "the adapters are installed as invoice_archive_adapters only"
 for name in ("invoice_archive", "invoice_archive.migrations", ADAPTERS):
     module = importlib.import_module(name)
     where = Path(module.__file__).resolve()

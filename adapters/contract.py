@@ -2,7 +2,7 @@
 
 Each adapter's test module subclasses :class:`AccountingSystemContract` and
 provides two things: a ``server`` fixture yielding a started
-:class:`adapters.fakes.FakeServer` of its vendor, and ``make_adapter(server,
+:class:`invoice_archive_adapters.fakes.FakeServer` of its vendor, and ``make_adapter(server,
 **settings)`` building the adapter against it::
 
     class TestKingdee(AccountingSystemContract):

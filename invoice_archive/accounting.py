@@ -2,8 +2,8 @@
 
 Everything here is independent of the database, of Pyramid and of any vendor.
 The service builds a :class:`DraftVoucher`, hands it to an
-:class:`IAccountingSystem` implementation (``adapters.kingdee.K3CloudAdapter``,
-``adapters.u8.U8EaiAdapter``, ``adapters.generic_json.GenericJsonAdapter``) and
+:class:`IAccountingSystem` implementation (``invoice_archive_adapters.kingdee.K3CloudAdapter``,
+``invoice_archive_adapters.u8.U8EaiAdapter``, ``invoice_archive_adapters.generic_json.GenericJsonAdapter``) and
 gets one of four outcomes back:
 
 ``posted``
@@ -298,7 +298,7 @@ class ReportEntry:
 class VoucherReport:
     """An accounting system's report (inbound, over the service's API) that a
     claim has been posted on a voucher. Built by
-    :func:`adapters.generic_json.parse_voucher_report`."""
+    :func:`invoice_archive_adapters.generic_json.parse_voucher_report`."""
 
     claim_number: str
     voucher_number: str

@@ -35,7 +35,7 @@ class IArchiveStore(Interface):
 
 class IVoucherReportParser(Interface):
     """Reads an accounting system's report of a posted voucher (the inbound wire
-    format, e.g. adapters.generic_json:parse_voucher_report)."""
+    format, e.g. invoice_archive_adapters.generic_json:parse_voucher_report)."""
 
     def __call__(payload: dict) -> object:  # noqa: N805
         """A VoucherReport (claim_number, voucher_word, voucher_number, fiscal_year,

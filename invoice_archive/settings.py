@@ -31,7 +31,7 @@ DEFAULTS = {
     "sqlalchemy.url": "sqlite:///%(here)s/var/invoice-archive.sqlite",
     "archive.store_url": "file://%(here)s/var/archive-store",
     "accounting.backend": "",
-    "accounting.voucher_report_parser": "adapters.generic_json:parse_voucher_report",
+    "accounting.voucher_report_parser": "invoice_archive_adapters.generic_json:parse_voucher_report",
     "accounting.source_name": "generic_json",
     "verification.trust_store": "",
     "verification.reimbursable_verdicts": "valid",

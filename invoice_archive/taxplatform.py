@@ -2,8 +2,8 @@
 
 Pure: plain data in, plain data out; no database, no Pyramid, no HTTP. The
 service builds a :class:`CheckQuery` from an invoice, asks an
-:class:`ITaxPlatform` implementation (``adapters.taxplatform.http.HttpTaxPlatform``,
-or the fake in ``adapters.taxplatform.fake``) and caches the
+:class:`ITaxPlatform` implementation (``invoice_archive_adapters.taxplatform.http.HttpTaxPlatform``,
+or the fake in ``invoice_archive_adapters.taxplatform.fake``) and caches the
 :class:`CheckResult` with its time and source.
 
 Check outcomes (:class:`CheckStatus`):

@@ -1,6 +1,6 @@
-"""``python -m adapters.fakes --system kingdee --port 8765``."""
+"""``python -m invoice_archive_adapters.fakes --system kingdee --port 8765``."""
 import sys
 
-from adapters.fakes.cli import main
+from invoice_archive_adapters.fakes.cli import main
 
 sys.exit(main())

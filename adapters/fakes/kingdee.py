@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 from webob import Request, Response
 
-from adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
-from adapters.kingdee import signing
+from invoice_archive_adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters.kingdee import signing
 
 SERVICE_RE = re.compile(r"^/k3cloud/Kingdee\.BOS\.WebApi\.ServicesStub\.(AuthService|DynamicFormService)\."
                         r"(\w+)\.common\.kdsvc$", re.IGNORECASE)

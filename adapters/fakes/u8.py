@@ -18,9 +18,9 @@ from typing import Any, Callable
 
 from webob import Request, Response
 
-from adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
-from adapters.u8 import format as u8f
-from adapters.u8.xml import UnsafeXml, safe_fromstring, sub, tostring
+from invoice_archive_adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters.u8 import format as u8f
+from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring, sub, tostring
 
 EAI_PATH = "/U8EAI/import.asp"
 MESSAGES = {

@@ -49,7 +49,7 @@ from urllib.parse import quote
 import httpx
 from zope.interface import implementer
 
-from adapters._http import HttpTransport, Settings
+from invoice_archive_adapters._http import HttpTransport, Settings
 from invoice_archive.accounting import (
     AccountingError,
     CheckResult,

@@ -1,4 +1,4 @@
 """Kingdee K/3 Cloud (金蝶云星空) WebAPI adapter."""
-from adapters.kingdee.adapter import K3CloudAdapter
+from invoice_archive_adapters.kingdee.adapter import K3CloudAdapter
 
 __all__ = ["K3CloudAdapter"]

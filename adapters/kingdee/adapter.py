@@ -51,8 +51,8 @@ from urllib.parse import urlsplit
 
 from zope.interface import implementer
 
-from adapters._http import HttpTransport, Settings
-from adapters.kingdee import signing
+from invoice_archive_adapters._http import HttpTransport, Settings
+from invoice_archive_adapters.kingdee import signing
 from invoice_archive.accounting import (
     EXTERNAL_REF_RE,
     post_unless_exists,

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"无法在 127.0.0.1:{args.port} 上启动假查验平台：{exc}", file=sys.stderr)
         return 2
-    settings = {"taxplatform.backend": "adapters.taxplatform.http.HttpTaxPlatform", "taxplatform.url": fake.url}
+    settings = {"taxplatform.backend": "invoice_archive_adapters.taxplatform.http.HttpTaxPlatform", "taxplatform.url": fake.url}
     if fake.token:
         settings["taxplatform.token"] = fake.token
     print(f"fake tax platform listening on {fake.url} (Ctrl-C to stop)", flush=True)

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Self
 
-from adapters.fakes.base import FakeServer
-from adapters.taxplatform import protocol as p
+from invoice_archive_adapters.fakes.base import FakeServer
+from invoice_archive_adapters.taxplatform import protocol as p
 from invoice_archive.taxplatform import CheckStatus, PostingCodes, PostingPurpose
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""HTTP adapter for a tax platform verification API (wire format: :mod:`adapters.taxplatform.protocol`).
+"""HTTP adapter for a tax platform verification API (wire format: :mod:`invoice_archive_adapters.taxplatform.protocol`).
 
 Settings (``taxplatform.`` prefix, or bare keys in a small dict)::
 
@@ -28,7 +28,7 @@ from typing import Any, Self
 import httpx
 from zope.interface import implementer
 
-from adapters.taxplatform import protocol as p
+from invoice_archive_adapters.taxplatform import protocol as p
 from invoice_archive.taxplatform import (
     DEFAULT_MAX_AGE_DAYS,
     CheckQuery,

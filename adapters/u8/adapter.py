@@ -49,7 +49,7 @@ from typing import Any
 import httpx
 from zope.interface import implementer
 
-from adapters._http import HttpTransport, Settings
+from invoice_archive_adapters._http import HttpTransport, Settings
 from invoice_archive.accounting import (
     EXTERNAL_REF_RE,
     post_unless_exists,
@@ -63,8 +63,8 @@ from invoice_archive.accounting import (
     RemoteStatus,
     RemoteVoucher,
 )
-from adapters.u8 import format as u8f
-from adapters.u8.xml import UnsafeXml, safe_fromstring, sub, tostring
+from invoice_archive_adapters.u8 import format as u8f
+from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring, sub, tostring
 
 log = logging.getLogger(__name__)
 LABEL = "用友 U8"

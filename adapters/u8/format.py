@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from adapters.u8.xml import sub, text
+from invoice_archive_adapters.u8.xml import sub, text
 
 HEAD_FIELDS = ("company", "voucher_type", "fiscal_year", "accounting_period", "voucher_id", "attachment_number",
                "date", "auditdate", "enter", "cashier", "signature", "checker", "posting_date", "posting_person",

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
 from invoice_archive.formats import read_invoice
 from tests.support.invoices import sample, synthetic_xml
 from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report
@@ -25,7 +25,7 @@ def platform():
 @pytest.fixture
 def service_overrides(platform) -> dict[str, str]:
     return {"verification.reimbursable_verdicts": "valid",
-            "taxplatform.backend": "adapters.taxplatform.http:HttpTaxPlatform", "taxplatform.url": platform.url}
+            "taxplatform.backend": "invoice_archive_adapters.taxplatform.http:HttpTaxPlatform", "taxplatform.url": platform.url}
 
 
 @given("税务平台查验服务已接入，报销政策只接受签名有效或查验正常的发票")

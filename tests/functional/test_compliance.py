@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
 from invoice_archive.db import session_factory
 from invoice_archive.formats import read_invoice
 from invoice_archive.outbox import OutboxWorker, WorkerPolicy
@@ -36,7 +36,7 @@ def strict(db_url, tmp_path, platform):
     """Strict policy: only 'valid' signatures are claimable without a normal 查验."""
     svc = make_service(db_url, tmp_path / "store", **{
         "verification.reimbursable_verdicts": "valid",
-        "taxplatform.backend": "adapters.taxplatform.http:HttpTaxPlatform",
+        "taxplatform.backend": "invoice_archive_adapters.taxplatform.http:HttpTaxPlatform",
         "taxplatform.url": platform.url, "taxplatform.read_timeout": "0.4",
         "rules.category.travel.kinds": "digital_normal digital_special vat_e_normal vat_e_special railway_ticket",
         "rules.category.travel.max_total": "5000.00",
@@ -152,7 +152,7 @@ def _post_n(svc, platform, n: int) -> list[str]:
 
 
 def _worker(svc, platform) -> OutboxWorker:
-    from adapters.taxplatform.http import HttpTaxPlatform
+    from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 
     client = HttpTaxPlatform({"taxplatform.url": platform.url, "taxplatform.read_timeout": "0.4"})
     return build_worker(session_factory(svc.engine), taxplatform=client,

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from adapters.contract import AccountingSystemContract, make_draft
-from adapters.fakes import FakeServer
-from adapters.fakes.generic_json import GenericJsonFake
-from adapters.generic_json import GenericJsonAdapter
+from invoice_archive_adapters.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.fakes import FakeServer
+from invoice_archive_adapters.fakes.generic_json import GenericJsonFake
+from invoice_archive_adapters.generic_json import GenericJsonAdapter
 from invoice_archive.accounting import AccountingError
 
 

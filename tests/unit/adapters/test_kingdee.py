@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from adapters.contract import AccountingSystemContract, make_draft
-from adapters.fakes import FakeServer
-from adapters.fakes.kingdee import K3CloudFake, parse_filter
-from adapters.kingdee import K3CloudAdapter, signing
+from invoice_archive_adapters.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.fakes import FakeServer
+from invoice_archive_adapters.fakes.kingdee import K3CloudFake, parse_filter
+from invoice_archive_adapters.kingdee import K3CloudAdapter, signing
 from invoice_archive.accounting import AccountingError, Outcome
 
 

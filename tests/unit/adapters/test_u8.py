@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from adapters.contract import AccountingSystemContract, make_draft
-from adapters.fakes import FakeServer
-from adapters.fakes.u8 import U8EaiFake
+from invoice_archive_adapters.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.fakes import FakeServer
+from invoice_archive_adapters.fakes.u8 import U8EaiFake
 from invoice_archive.accounting import AccountingError, Outcome
-from adapters.u8 import U8EaiAdapter
-from adapters.u8.xml import UnsafeXml, safe_fromstring
+from invoice_archive_adapters.u8 import U8EaiAdapter
+from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring
 
 
 class TestU8Eai(AccountingSystemContract):

@@ -1,4 +1,4 @@
-"""The inbound voucher report (adapters.generic_json.parse_voucher_report)."""
+"""The inbound voucher report (invoice_archive_adapters.generic_json.parse_voucher_report)."""
 from __future__ import annotations
 
 import copy
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.generic_json import parse_voucher_report
+from invoice_archive_adapters.generic_json import parse_voucher_report
 from invoice_archive.accounting import AccountingError
 
 GOOD = {

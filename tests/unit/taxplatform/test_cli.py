@@ -11,8 +11,8 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from adapters.taxplatform import cli
-from adapters.taxplatform.http import HttpTaxPlatform
+from invoice_archive_adapters.taxplatform import cli
+from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 from invoice_archive.taxplatform import CST, CheckQuery, CheckStatus
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -46,7 +46,7 @@ def test_serves_the_script_until_interrupted(tmp_path):
                       "buyer_name": "演示科技有限公司", "buyer_tax_id": "91110000DEMO00001X"}],
         "answers": {"24992000000000000002": "voided", "24992000000000000003": {"answer": "red_reversed"}},
     }, ensure_ascii=False), "utf-8")
-    code = ("import sys; from adapters.taxplatform.cli import main; "
+    code = ("import sys; from invoice_archive_adapters.taxplatform.cli import main; "
             "sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "--script", str(script)], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -55,7 +55,7 @@ def test_serves_the_script_until_interrupted(tmp_path):
         banner = proc.stdout.readline()
         assert "listening on http://127.0.0.1:" in banner, proc.stderr.read() if proc.poll() is not None else banner
         settings = json.loads(proc.stdout.readline())
-        assert settings["taxplatform.backend"] == "adapters.taxplatform.http.HttpTaxPlatform"
+        assert settings["taxplatform.backend"] == "invoice_archive_adapters.taxplatform.http.HttpTaxPlatform"
         client = HttpTaxPlatform(settings, clock=lambda: NOW)
 
         def check(number):

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from zope.interface.verify import verifyClass, verifyObject
 
-from adapters.taxplatform.fake import FakeTaxPlatform
-from adapters.taxplatform.http import HttpTaxPlatform
+from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 from invoice_archive.formats import read_invoice
 from invoice_archive.synth.xml import SynthInvoice, build_xml_invoice
 from invoice_archive.taxplatform import (
