@@ -34,7 +34,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw", factory=ITEM)
     config.add_route("archive.checks", f"{API}/archive/checks")
     config.add_route("audit.events", f"{API}/audit/events")
-    # auditors (issue 8): search, the signed voucher bundle and its key, renditions
+    # auditors (docs/roles.md): search, the signed voucher bundle and its key, renditions
     config.add_route("search.vouchers", f"{API}/search/vouchers")
     config.add_route("search.invoices", f"{API}/search/invoices")
     config.add_route("vouchers.bundle", f"{API}/vouchers/{{voucher_id}}/bundle", factory=VOUCHER)

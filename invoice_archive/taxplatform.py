@@ -20,7 +20,7 @@ Check outcomes (:class:`CheckStatus`):
 Errors a person must fix (wrong credentials, a query the platform refuses,
 a reply that is not the platform's) raise :class:`TaxPlatformError`.
 
-Posting status (入账标识, DOMAIN.md §2, *unconfirmed*): the semantic values are
+Posting status (入账标识, docs/tax-platform.md, *unconfirmed*): the semantic values are
 enums here; the wire codes (01/02/03, purposes 02..06) live in
 :class:`PostingCodes`, configurable from settings.
 """
@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # pragma: no cover
 #: China Standard Time (no daylight saving): the platform's days start at midnight here
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 CENT = Decimal("0.01")
-DEFAULT_MAX_AGE_DAYS = 365  # DOMAIN.md §6 ("none for invoices older than a year"): configurable
+DEFAULT_MAX_AGE_DAYS = 365  # docs/tax-platform.md ("none for invoices older than a year"): configurable
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{7,127}$")
 _PERIOD_RE = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
 
@@ -427,9 +427,9 @@ POSTING_PURPOSES = frozenset({PostingPurpose.POSTED_EIT_DEDUCTIBLE, PostingPurpo
 
 @dataclass(frozen=True)
 class PostingCodes:
-    """The wire codes of the posting-status API (DOMAIN.md §2, *unconfirmed*).
+    """The wire codes of the posting-status API (docs/tax-platform.md, *unconfirmed*).
 
-    Settings (all optional; defaults as in DOMAIN.md)::
+    Settings (all optional; defaults as in docs/tax-platform.md)::
 
         taxplatform.posting.status.not_posted = 01
         taxplatform.posting.status.posted = 02

@@ -2,7 +2,7 @@
 
 Each audit event is serialised canonically and hashed together with the hash
 of the event before it, so editing, deleting or reordering any stored event
-breaks every later link (DA/T 94 §12.3: the access log becomes metadata and
+breaks every later link (DA/T 94 12.3, docs/standards.md: the access log becomes metadata and
 must itself be tamper-evident; 财会〔2024〕11号: a queryable operation log).
 
 Canonical form (version 1), stable across databases and Python versions:

@@ -1,4 +1,4 @@
-"""Archival codes (档号) per DA/T 94 §8.7 and retention per 会计档案管理办法 (79号令)."""
+"""Archival codes (档号) per DA/T 94 8.7 and retention per 79号令 (docs/archival-codes.md)."""
 from __future__ import annotations
 
 import datetime as dt

@@ -2,7 +2,7 @@
 
 The archive package itself is a BagIt bag (package.py). For receivers that
 expect the national XML encapsulation, one item's bag renders as one EEP
-(DOMAIN.md, "DA/T 48-2009 EEP"): root 电子文件封装包 in the namespace
+(DA/T 48-2009, docs/standards.md): root 电子文件封装包 in the namespace
 ``http://www.saac.gov.cn/standards/ERM/encapsulation`` with 封装包格式描述,
 版本 2009, 被签名对象 (封装包类型 原始型, 创建时间, 创建单位, and 封装内容 with
 文件实体块, 业务实体块, 机构人员实体块), then 电子签名块 and 锁定签名.

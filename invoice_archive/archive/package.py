@@ -1,6 +1,6 @@
 """Archive packages as BagIt bags (RFC 8493) inside a zip: pure functions, no database.
 
-The bag's payload holds, in DA/T 94 §8.4 order, the voucher, the claim, the
+The bag's payload holds, in DA/T 94 8.4 order (docs/standards.md), the voucher, the claim, the
 original e-invoices byte for byte, their verification reports and the item's
 metadata; SHA-256 and SM3 manifests and tag manifests make it self-proving.
 """
@@ -43,7 +43,7 @@ class ManifestEntry:
 
 
 def _encode_path(path: str) -> str:
-    """RFC 8493 §2.1.3: percent-encode CR, LF and % in manifest paths."""
+    """RFC 8493 2.1.3 (docs/standards.md): percent-encode CR, LF and % in manifest paths."""
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

@@ -2,7 +2,7 @@
 
 Entry points: :func:`verify_ofd` (an OFD package as its zip members),
 :func:`verify_xml` (a 数电票 XML) and :func:`verify_pdf` (a PDF invoice's CMS
-signatures).  See DOMAIN.md §4.
+signatures).  See docs/signatures.md.
 """
 from .certs import TrustStore
 from .ofd import verify_ofd

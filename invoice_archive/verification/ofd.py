@@ -1,6 +1,6 @@
-"""Verification of the signatures inside an OFD package (GB/T 33190 §18).
+"""Verification of the signatures inside an OFD package (GB/T 33190; docs/signatures.md).
 
-Each check is reported on its own (see DOMAIN.md §4):
+Each check is reported on its own (see docs/signatures.md):
 
 1. every referenced file's digest (``reference_digest``; a missing file is
    ``reference_missing``; an unknown CheckMethod is ``digest_method``),

@@ -1,4 +1,4 @@
-"""Verification of the signatures in a PDF invoice (ISO 32000 §12.8).
+"""Verification of the signatures in a PDF invoice (ISO 32000; docs/signatures.md).
 
 Fully digital invoices (数电票) are also issued as PDF, signed by the tax
 bureau. A PDF signature signs the bytes named by its ``/ByteRange``: the whole
