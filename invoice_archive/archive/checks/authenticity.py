@@ -1,0 +1,246 @@
+"""真实性 (authenticity), DA/T 70-2018 items GD-1-*.
+
+DA/T 70-2018 requires at archiving that an electronic record be what it claims
+to be: its fixity information (固化信息: digests, signatures) is valid, its
+metadata is accurate (the 档号 is well-formed and not used twice, file names
+and sizes agree with what the metadata describes), and the archival
+information package itself is regular (说明文件和目录文件, directory structure)
+and unchanged between packaging and archiving. The 档号 format is the one
+DA/T 94-2022 §8.7 gives for accounting records:
+``[全宗号-]类别号-案卷号-件号``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from invoice_archive.digests import sha256_hex, sm3_hex
+from invoice_archive.formats import InvoiceFormatError, xmlsafe
+
+from .context import OPEN_MEDIA, REQUIRED_MANIFESTS, Package, element, metadata_code, metadata_files, sniff
+from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, Outcome, check, outcome
+
+PROPERTY = AUTHENTICITY
+
+# DA/T 94 §8.7: [全宗号-]类别号-案卷号-件号; class code parts upper-case letters/digits joined by "·"
+CODE_RE = re.compile(r"^(?:(?P<fonds>[A-Z0-9]+)-)?(?P<cls>[A-Z0-9]+(?:·[A-Z0-9]+)*)-(?P<volume>\d{4})-(?P<item>\d{4})$")
+
+
+def _digest(algorithm: str, data: bytes) -> str | None:
+    if algorithm == "sm3":
+        return sm3_hex(data)
+    try:
+        return hashlib.new(algorithm, data).hexdigest()
+    except ValueError:
+        return None
+
+
+@check("GD-1-1", AUTHENTICITY, "固化信息有效性（清单摘要值）")
+def gd_1_1_fixity(pkg: Package) -> Outcome:
+    problems = []
+    checked = 0
+    for kind, manifests in (("manifest", pkg.manifests), ("tagmanifest", pkg.tagmanifests)):
+        for alg in REQUIRED_MANIFESTS:
+            if alg not in manifests:
+                problems.append(f"缺少 {kind}-{alg}.txt")
+        for alg, entries in sorted(manifests.items()):
+            for path, digest in entries.items():
+                if path not in pkg.infos:
+                    problems.append(f"{kind}-{alg}.txt 列出的文件不存在：{path}")
+                    continue
+                data = pkg.members.get(path)
+                if data is None:
+                    problems.append(f"{path} 无法读取（{pkg.unreadable.get(path)}）")
+                    continue
+                actual = _digest(alg, data)
+                if actual is None:
+                    continue  # an algorithm this system lacks: neither proof nor disproof
+                checked += 1
+                if actual != digest:
+                    problems.append(f"{path} 的 {alg.upper()} 值与 {kind}-{alg}.txt 不符")
+    return outcome(problems, f"SHA-256 与 SM3 清单及标签清单共 {checked} 项摘要值全部一致")
+
+
+@check("GD-1-7", AUTHENTICITY, "档号规范性")
+def gd_1_7_code_format(pkg: Package) -> Outcome:
+    expected = pkg.expected.get("archival_code")
+    problems = []
+    meta_code = metadata_code(pkg)
+    if meta_code is None:
+        problems.append("元数据中没有档号" + (f"（{pkg.metadata_error}）" if pkg.metadata_error else ""))
+    else:
+        match = CODE_RE.match(meta_code)
+        if not match:
+            problems.append(f"档号 {meta_code} 不符合“[全宗号-]类别号-案卷号(4位)-件号(4位)”格式")
+        else:
+            el = element(pkg.metadata, "档号")
+            attrs = {xmlsafe.local(k): v for k, v in el.attrib.items()}
+            parts = {"全宗号": match.group("fonds") or "", "类别号": match.group("cls"),
+                     "案卷号": match.group("volume"), "件号": match.group("item")}
+            for attr, value in parts.items():
+                if attr in attrs and attrs[attr] != value:
+                    problems.append(f"档号属性 {attr}={attrs[attr]} 与档号中的 {value} 不符")
+        if expected and meta_code != expected:
+            problems.append(f"元数据档号 {meta_code} 与登记档号 {expected} 不符")
+    if expected and pkg.top != expected:
+        problems.append(f"包文件夹名 {pkg.top} 与档号 {expected} 不符")
+    ext_id = pkg.bag_info.get("External-Identifier")
+    if ext_id is not None and meta_code is not None and ext_id != meta_code:
+        problems.append(f"bag-info.txt 的 External-Identifier {ext_id} 与档号 {meta_code} 不符")
+    return outcome(problems, f"档号 {meta_code} 格式规范，与包名及登记信息一致")
+
+
+def _document_number(pkg: Package) -> str | None:
+    if pkg.expected.get("document_number"):
+        return str(pkg.expected["document_number"])
+    for rel, data in pkg.payload.items():
+        if rel.endswith(".xml") and "记账凭证" in rel:
+            try:
+                root = xmlsafe.parse(data, rel)
+            except InvoiceFormatError:
+                return None
+            word, number = xmlsafe.findtext(root, "VOUCHER_TYPE"), xmlsafe.findtext(root, "VOUCHER_NO")
+            if word and number:
+                return f"{word}-{number}"
+    return None
+
+
+@check("GD-1-8", AUTHENTICITY, "档号与文号重复性")
+def gd_1_8_duplicates(pkg: Package) -> Outcome:
+    known_codes = pkg.expected.get("known_codes")
+    known_numbers = pkg.expected.get("known_document_numbers")
+    if known_codes is None and known_numbers is None:
+        return NOT_PERFORMED, "未提供已登记的档号与文号清单，无法查重"
+    problems, done = [], []
+    if known_codes is not None:
+        archival_code = metadata_code(pkg) or pkg.expected.get("archival_code")
+        if archival_code is None:
+            problems.append("无法确定本件档号")
+        elif archival_code in set(known_codes):
+            problems.append(f"档号 {archival_code} 已被其他档案使用")
+        else:
+            done.append(f"档号 {archival_code} 未重复")
+    if known_numbers is not None:
+        number = _document_number(pkg)
+        if number is None:
+            problems.append("无法确定本件的凭证号")
+        elif number in set(known_numbers):
+            problems.append(f"凭证号 {number} 已归档，重复归档")
+        else:
+            done.append(f"凭证号 {number} 未重复")
+    return outcome(problems, "；".join(done))
+
+
+@check("GD-1-9", AUTHENTICITY, "计算机文件名与元数据一致性")
+def gd_1_9_file_names(pkg: Package) -> Outcome:
+    problems = []
+    actual = set(pkg.payload_names)
+    if pkg.metadata is None:
+        problems.append(f"无法与元数据核对：{pkg.metadata_error}")
+    else:
+        described = {f.get("计算机文件名", "") for f in metadata_files(pkg)}
+        others = actual - {pkg.metadata_path}
+        for missing in sorted(described - others):
+            problems.append(f"元数据登记的文件不在包内：{missing}")
+        for extra in sorted(others - described):
+            problems.append(f"包内文件未在元数据中登记：{extra}")
+        archival_code = metadata_code(pkg)
+        if archival_code:
+            for n in sorted(actual):
+                if not n.split("/")[-1].startswith(archival_code):
+                    problems.append(f"文件名未以档号命名：{n}")
+    files = pkg.expected.get("files")
+    if files is not None:
+        registered = {f["path"] for f in files}
+        for missing in sorted(registered - actual):
+            problems.append(f"登记的文件不在包内：{missing}")
+        for extra in sorted(actual - registered):
+            problems.append(f"包内文件未登记：{extra}")
+    return outcome(problems, f"{len(actual)} 个文件的文件名与元数据、登记信息一致")
+
+
+@check("GD-1-10", AUTHENTICITY, "计算机文件大小与格式和元数据一致性")
+def gd_1_10_file_sizes(pkg: Package) -> Outcome:
+    problems = []
+    sizes = {rel: info.file_size for rel, info in pkg.infos.items() if rel.startswith("data/")}
+    if pkg.metadata is None:
+        problems.append(f"无法与元数据核对：{pkg.metadata_error}")
+    else:
+        for f in metadata_files(pkg):
+            path = f.get("计算机文件名", "")
+            if path not in sizes:
+                continue  # reported by GD-1-9
+            if f.get("计算机文件大小") != str(sizes[path]):
+                problems.append(f"{path} 大小 {sizes[path]} 字节，元数据登记为 {f.get('计算机文件大小')}")
+            data = pkg.members.get(path)
+            kind = sniff(data) if data is not None else None
+            declared = f.get("格式信息")
+            if kind and declared and OPEN_MEDIA[kind] != declared:
+                problems.append(f"{path} 实际格式为 {kind.upper()}，元数据登记为 {declared}")
+    for f in pkg.expected.get("files") or ():
+        path = f["path"]
+        if path in sizes and "size" in f and int(f["size"]) != sizes[path]:
+            problems.append(f"{path} 大小 {sizes[path]} 字节，登记为 {f['size']}")
+    return outcome(problems, f"{len(sizes)} 个文件的大小与格式和元数据一致")
+
+
+@check("GD-1-12", AUTHENTICITY, "说明文件和目录文件规范性")
+def gd_1_12_tag_files(pkg: Package) -> Outcome:
+    problems = []
+    for rel in ("bagit.txt", "bag-info.txt"):
+        if rel not in pkg.infos:
+            problems.append(f"缺少 {rel}")
+    for rel, found in sorted(pkg.tag_problems.items()):
+        problems.extend(f"{rel}：{p}" for p in found)
+    oxum = pkg.bag_info.get("Payload-Oxum")
+    if "bag-info.txt" in pkg.members:
+        if oxum is None or not re.fullmatch(r"\d+\.\d+", oxum):
+            problems.append(f"bag-info.txt 的 Payload-Oxum 缺失或格式错误：{oxum}")
+        date = pkg.bag_info.get("Bagging-Date")
+        try:
+            dt.date.fromisoformat(date or "")
+        except ValueError:
+            problems.append(f"bag-info.txt 的 Bagging-Date 缺失或不是 YYYY-MM-DD：{date}")
+    tag_files = {rel for rel in pkg.infos if "/" not in rel and not rel.startswith("tagmanifest-")}
+    for alg, entries in sorted(pkg.tagmanifests.items()):
+        for missing in sorted(tag_files - set(entries)):
+            problems.append(f"tagmanifest-{alg}.txt 未列出 {missing}")
+    return outcome(problems, "bagit.txt、bag-info.txt 与各清单文件格式规范")
+
+
+@check("GD-1-13", AUTHENTICITY, "归档信息包目录结构规范性", needs_zip=False)
+def gd_1_13_structure(pkg: Package) -> Outcome:
+    if pkg.error:
+        return FAIL, pkg.error   # an unopenable package is itself a structure failure
+    problems = list(pkg.structure)
+    expected = pkg.expected.get("archival_code")
+    if expected and pkg.top and pkg.top != expected:
+        problems.append(f"顶层文件夹 {pkg.top} 应以档号 {expected} 命名")
+    required = ["bagit.txt", "bag-info.txt"] + [f"{k}-{a}.txt" for k in ("manifest", "tagmanifest")
+                                                for a in REQUIRED_MANIFESTS]
+    for rel in required:
+        if rel not in pkg.infos:
+            problems.append(f"缺少 {rel}")
+    if not pkg.payload_names:
+        problems.append("data/ 文件夹内没有文件")
+    if "fetch.txt" in pkg.infos:
+        problems.append("包含 fetch.txt：归档包须自包含，不得引用外部文件")
+    for rel in sorted(pkg.infos):
+        if "/" in rel and not rel.startswith("data/"):
+            problems.append(f"文件不在 data/ 或包根目录：{rel}")
+    return outcome(problems, f"包 {pkg.top}/ 的目录结构符合 BagIt（RFC 8493）")
+
+
+@check("GD-1-14", AUTHENTICITY, "归档前后数据一致性（包摘要值）", needs_zip=False)
+def gd_1_14_package_digest(pkg: Package) -> Outcome:
+    want_sha = pkg.expected.get("package_sha256")
+    want_sm3 = pkg.expected.get("package_sm3")
+    if not want_sha and not want_sm3:
+        return NOT_PERFORMED, "未提供归档时记录的包摘要值"
+    problems = []
+    if want_sha and sha256_hex(pkg.raw) != want_sha.lower():
+        problems.append("归档包 SHA-256 值与归档时记录的不符")
+    if want_sm3 and sm3_hex(pkg.raw) != want_sm3.lower():
+        problems.append("归档包 SM3 值与归档时记录的不符")
+    return outcome(problems, "归档包摘要值与归档时记录的一致")
