@@ -38,8 +38,10 @@ check-migrations: install
 
 # The wheel alone, away from the checkout: its console script finds the migrations it
 # ships (invoice_archive.migrations) and every adapter module imports without the test extra.
+# (build/ goes first: setuptools would pack files left there by an earlier build.)
 check-wheel: install
 	set -eu; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	rm -rf build; \
 	$(BIN)/python -m pip wheel --quiet --no-deps -w "$$tmp/dist" .; \
 	$(BIN)/python -m venv "$$tmp/venv"; \
 	"$$tmp/venv/bin/python" -m pip install --quiet "$$tmp"/dist/invoice_archive-*.whl; \

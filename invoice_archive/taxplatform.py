@@ -3,7 +3,7 @@
 Pure: plain data in, plain data out; no database, no Pyramid, no HTTP. The
 service builds a :class:`CheckQuery` from an invoice, asks an
 :class:`ITaxPlatform` implementation (``invoice_archive_adapters.taxplatform.http.HttpTaxPlatform``,
-or the fake in ``invoice_archive_adapters.taxplatform.fake``) and caches the
+or the fake in ``invoice_archive_adapters.testing.fakes.taxplatform``) and caches the
 :class:`CheckResult` with its time and source.
 
 Check outcomes (:class:`CheckStatus`):

@@ -1,7 +1,7 @@
 """Outbound adapter for a generic JSON accounting API.
 
 The protocol (what a system must offer to be driven by this adapter; the fake
-in adapters/fakes/generic_json.py implements it):
+in adapters/testing/fakes/generic_json.py implements it):
 
 Every request carries ``Authorization: Bearer <token>``; a 401/403 is a
 permanent authentication failure. Amounts are strings with two decimals.

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform
 from invoice_archive.formats import read_invoice
 from tests.support.invoices import sample, synthetic_xml
 from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report

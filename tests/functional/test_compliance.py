@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform
 from invoice_archive.db import session_factory
 from invoice_archive.formats import read_invoice
 from invoice_archive.outbox import OutboxWorker, WorkerPolicy

@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from pyramid.path import DottedNameResolver
 
-from invoice_archive_adapters.fakes import FakeServer, make_fake
-from invoice_archive_adapters.fakes.cli import settings_for
+from invoice_archive_adapters.testing.fakes import FakeServer, make_fake
+from invoice_archive_adapters.testing.fakes.cli import settings_for
 from invoice_archive.db import session_factory
 from invoice_archive.posting.drafting import AccountMapping
 from invoice_archive.outbox import OutboxWorker, WorkerPolicy

@@ -12,9 +12,9 @@ import time
 import httpx
 import pytest
 
-from invoice_archive_adapters.contract import free_port, make_draft
-from invoice_archive_adapters.fakes import FakeServer, make_fake
-from invoice_archive_adapters.fakes.cli import add_parser, settings_for
+from invoice_archive_adapters.testing.contract import free_port, make_draft
+from invoice_archive_adapters.testing.fakes import FakeServer, make_fake
+from invoice_archive_adapters.testing.fakes.cli import add_parser, settings_for
 from invoice_archive.accounting import Outcome
 
 
@@ -41,7 +41,7 @@ def test_the_printed_settings_configure_a_working_adapter(system):
 
 def test_the_module_serves_on_loopback_until_interrupted():
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "invoice_archive_adapters.fakes", "--system", "generic_json",
+    process = subprocess.Popen([sys.executable, "-m", "invoice_archive_adapters.testing.fakes", "--system", "generic_json",
                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
     try:

@@ -5,9 +5,9 @@ from typing import Any
 
 import pytest
 
-from invoice_archive_adapters.contract import AccountingSystemContract, make_draft
-from invoice_archive_adapters.fakes import FakeServer
-from invoice_archive_adapters.fakes.generic_json import GenericJsonFake
+from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.testing.fakes import FakeServer
+from invoice_archive_adapters.testing.fakes.generic_json import GenericJsonFake
 from invoice_archive_adapters.generic_json import GenericJsonAdapter
 from invoice_archive.accounting import AccountingError
 

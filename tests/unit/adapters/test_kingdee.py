@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from invoice_archive_adapters.contract import AccountingSystemContract, make_draft
-from invoice_archive_adapters.fakes import FakeServer
-from invoice_archive_adapters.fakes.kingdee import K3CloudFake, parse_filter
+from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.testing.fakes import FakeServer
+from invoice_archive_adapters.testing.fakes.kingdee import K3CloudFake, parse_filter
 from invoice_archive_adapters.kingdee import K3CloudAdapter, signing
 from invoice_archive.accounting import AccountingError, Outcome
 

@@ -11,7 +11,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from invoice_archive_adapters.taxplatform import cli
+from invoice_archive_adapters.testing.fakes import taxplatform_cli as cli
 from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 from invoice_archive.taxplatform import CST, CheckQuery, CheckStatus
 
@@ -46,7 +46,7 @@ def test_serves_the_script_until_interrupted(tmp_path):
                       "buyer_name": "演示科技有限公司", "buyer_tax_id": "91110000DEMO00001X"}],
         "answers": {"24992000000000000002": "voided", "24992000000000000003": {"answer": "red_reversed"}},
     }, ensure_ascii=False), "utf-8")
-    code = ("import sys; from invoice_archive_adapters.taxplatform.cli import main; "
+    code = ("import sys; from invoice_archive_adapters.testing.fakes.taxplatform_cli import main; "
             "sys.exit(main(sys.argv[1:]))")
     proc = subprocess.Popen([sys.executable, "-c", code, "--script", str(script)], cwd=PROJECT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

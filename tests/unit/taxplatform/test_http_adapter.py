@@ -10,7 +10,7 @@ import httpx
 import pytest
 from zope.interface.verify import verifyClass, verifyObject
 
-from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform
 from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 from invoice_archive.formats import read_invoice
 from invoice_archive.synth.xml import SynthInvoice, build_xml_invoice

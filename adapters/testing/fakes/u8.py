@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from webob import Request, Response
 
-from invoice_archive_adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters.testing.fakes.base import FakeApp, StoredEntry, StoredVoucher
 from invoice_archive_adapters.u8 import format as u8f
 from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring, sub, tostring
 

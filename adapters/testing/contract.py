@@ -1,9 +1,16 @@
 """The behaviour every IAccountingSystem implementation must show (a contract suite).
 
+A plain class: this module imports no pytest (a test extra) until a test runs.
 Each adapter's test module subclasses :class:`AccountingSystemContract` and
 provides two things: a ``server`` fixture yielding a started
-:class:`invoice_archive_adapters.fakes.FakeServer` of its vendor, and ``make_adapter(server,
-**settings)`` building the adapter against it::
+:class:`invoice_archive_adapters.testing.fakes.FakeServer` of its vendor, and ``make_adapter(server,
+**settings)`` building the adapter against it. The ``adapter`` fixture the tests
+take wraps :meth:`AccountingSystemContract.connected` (tests/unit/adapters/conftest.py)::
+
+    @pytest.fixture
+    def adapter(request, server):
+        with request.instance.connected(server) as adapter:
+            yield adapter
 
     class TestKingdee(AccountingSystemContract):
         adapter_class = K3CloudAdapter
@@ -24,10 +31,11 @@ from __future__ import annotations
 import datetime as dt
 import socket
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from zope.interface.verify import verifyClass, verifyObject
 
 from invoice_archive.accounting import (
@@ -79,28 +87,34 @@ def net_by_account(*vouchers: RemoteVoucher) -> dict[str, Decimal]:
     return dict(net)
 
 
+def raises(exception: type[BaseException]) -> Any:
+    """``pytest.raises``, imported when a test runs: pytest is only in the test extra."""
+    import pytest
+
+    return pytest.raises(exception)
+
+
 class AccountingSystemContract:
     """Subclass as ``Test<Vendor>`` and provide ``server`` and ``make_adapter``."""
 
     adapter_class: type
 
-    # -- what the subclass provides --------------------------------------------
-    @pytest.fixture
-    def server(self) -> Any:  # pragma: no cover - overridden
-        raise NotImplementedError("the adapter's test class provides a started FakeServer")
-
+    # -- what the subclass provides, besides a ``server`` fixture (a started FakeServer) --
     def make_adapter(self, server: Any, **settings: Any) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    # -- shared fixtures ------------------------------------------------------------------
-    @pytest.fixture
-    def adapter(self, server: Any) -> Any:
+    # -- the ``adapter`` fixture's body (tests/unit/adapters/conftest.py) -----------------
+    @contextmanager
+    def connected(self, server: Any) -> Iterator[Any]:
+        """The adapter under test against ``server``, with short timeouts; closed after."""
         server.app.hang_seconds = HANG
         adapter = self.make_adapter(server, connect_timeout=0.5, read_timeout=READ_TIMEOUT)
-        yield adapter
-        close = getattr(adapter, "close", None)
-        if close:
-            close()
+        try:
+            yield adapter
+        finally:
+            close = getattr(adapter, "close", None)
+            if close:
+                close()
 
     def stored(self, server: Any, ref: str) -> list[Any]:
         return [v for v in server.vouchers if v.external_ref == ref]
@@ -191,7 +205,7 @@ class AccountingSystemContract:
     # -- failures --------------------------------------------------------------------------
     def test_an_authentication_failure_is_permanent_and_not_retried(self, server: Any, adapter: Any) -> None:
         server.fail_next("auth")
-        with pytest.raises(AccountingError) as info:
+        with raises(AccountingError) as info:
             adapter.post(make_draft())
         assert info.value.code == "auth_failed"
         assert info.value.retryable is False
@@ -201,7 +215,7 @@ class AccountingSystemContract:
 
     def test_an_authentication_failure_on_lookup_raises(self, server: Any, adapter: Any) -> None:
         server.fail_next("auth")
-        with pytest.raises(AccountingError) as info:
+        with raises(AccountingError) as info:
             adapter.find_by_external_ref("IA-BX-2024-0031-v1")
         assert info.value.code == "auth_failed"
         assert not info.value.retryable
@@ -239,7 +253,7 @@ class AccountingSystemContract:
         result = adapter.post(make_draft())
         assert result.status == Outcome.RETRYABLE
         assert result.code == "unreachable"
-        with pytest.raises(AccountingError) as info:
+        with raises(AccountingError) as info:
             adapter.find_by_external_ref("IA-BX-2024-0031-v1")
         assert info.value.retryable
 

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 from webob import Request, Response
 
-from invoice_archive_adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters.testing.fakes.base import FakeApp, StoredEntry, StoredVoucher
 from invoice_archive_adapters.kingdee import signing
 
 SERVICE_RE = re.compile(r"^/k3cloud/Kingdee\.BOS\.WebApi\.ServicesStub\.(AuthService|DynamicFormService)\."

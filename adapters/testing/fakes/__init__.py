@@ -1,6 +1,6 @@
 """Fake accounting systems for tests and demos: small WSGI apps on 127.0.0.1.
 
-    from invoice_archive_adapters.fakes import FakeServer, make_fake
+    from invoice_archive_adapters.testing.fakes import FakeServer, make_fake
     with FakeServer(make_fake("kingdee")) as server:
         server.url; server.vouchers; server.fail_next("timeout_after_commit")
 """
@@ -9,12 +9,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from invoice_archive_adapters.fakes.base import FAILURES, FakeApp, FakeServer, StoredEntry, StoredVoucher
+from invoice_archive_adapters.testing.fakes.base import FAILURES, FakeApp, FakeServer, StoredEntry, StoredVoucher
 
 SYSTEMS = {
-    "generic_json": "invoice_archive_adapters.fakes.generic_json:GenericJsonFake",
-    "kingdee": "invoice_archive_adapters.fakes.kingdee:K3CloudFake",
-    "u8": "invoice_archive_adapters.fakes.u8:U8EaiFake",
+    "generic_json": "invoice_archive_adapters.testing.fakes.generic_json:GenericJsonFake",
+    "kingdee": "invoice_archive_adapters.testing.fakes.kingdee:K3CloudFake",
+    "u8": "invoice_archive_adapters.testing.fakes.u8:U8EaiFake",
 }
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Self
 
-from invoice_archive_adapters.fakes.base import FakeServer
+from invoice_archive_adapters.testing.fakes.base import FakeServer
 from invoice_archive_adapters.taxplatform import protocol as p
 from invoice_archive.taxplatform import CheckStatus, PostingCodes, PostingPurpose
 

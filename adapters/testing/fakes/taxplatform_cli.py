@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from invoice_archive_adapters.taxplatform.fake import FakeTaxPlatform
+from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:

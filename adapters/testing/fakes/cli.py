@@ -2,7 +2,7 @@
 accounting system on 127.0.0.1 until Ctrl-C (for demos and manual tests).
 
 The project's CLI wires it with ``add_parser(subparsers)`` and calls
-``run(args)``; ``python -m invoice_archive_adapters.fakes`` runs it on its own.
+``run(args)``; ``python -m invoice_archive_adapters.testing.fakes`` runs it on its own.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Any
 
-from invoice_archive_adapters.fakes import SYSTEMS, FakeServer, make_fake
+from invoice_archive_adapters.testing.fakes import SYSTEMS, FakeServer, make_fake
 
 ADAPTERS = {
     "generic_json": "invoice_archive_adapters.generic_json.GenericJsonAdapter",
@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = configure(argparse.ArgumentParser(prog="python -m invoice_archive_adapters.fakes", description=__doc__,
+    parser = configure(argparse.ArgumentParser(prog="python -m invoice_archive_adapters.testing.fakes", description=__doc__,
                                                formatter_class=argparse.RawDescriptionHelpFormatter))
     return run(parser.parse_args(argv))
 

@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from webob import Request, Response
 
-from invoice_archive_adapters.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters.testing.fakes.base import FakeApp, StoredEntry, StoredVoucher
 
 MESSAGES = {
     "period_closed": "会计期间 {year}年{period}期 已结账，不能新增凭证",

@@ -1,6 +1,0 @@
-"""``python -m invoice_archive_adapters.fakes --system kingdee --port 8765``."""
-import sys
-
-from invoice_archive_adapters.fakes.cli import main
-
-sys.exit(main())
