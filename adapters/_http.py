@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from invoice_archive.accounting import AccountingError
+from invoice_archive.ports.accounting import AccountingError
 
 log = logging.getLogger(__name__)
 
@@ -29,21 +29,23 @@ MAYBE_SENT = (httpx.ReadTimeout, httpx.WriteTimeout, httpx.RemoteProtocolError, 
 
 
 class Settings:
-    """Reads an adapter's settings from a flat dict (values may be ini strings).
+    """Reads an adapter's own options from a flat dict (values may be ini strings).
 
-    A key is looked up as ``<prefix><key>`` first (e.g. ``accounting.url``),
-    then bare (``url``), so both the Pyramid settings and a small dict work.
-    Missing required settings fail at construction, not on first use.
+    The service hands an accounting adapter ``Settings.accounting.options``: every
+    ``accounting.*`` setting, environment applied, and nothing else. A key is
+    looked up as ``<prefix><key>`` first (e.g. ``accounting.url``), then bare
+    (``url``), so both those options and a small dict work. Missing required
+    options fail at construction, not on first use.
     """
 
-    def __init__(self, settings: Mapping[str, Any], prefix: str = "accounting.") -> None:
-        self._settings = dict(settings or {})
+    def __init__(self, options: Mapping[str, Any], prefix: str = "accounting.") -> None:
+        self._options = dict(options or {})
         self._prefix = prefix
 
     def get(self, key: str, default: Any = None) -> Any:
         for name in (self._prefix + key, key):
-            if name in self._settings and self._settings[name] not in (None, ""):
-                return self._settings[name]
+            if self._options.get(name) not in (None, ""):
+                return self._options[name]
         return default
 
     def require(self, key: str) -> str:

@@ -9,11 +9,20 @@ from invoice_archive.settings import merge_environ, parse
 
 
 def configure(settings: Mapping[str, Any], **extra: Any) -> Configurator:
-    """Build the Configurator. Tests call this directly, with their own settings."""
+    """Build the Configurator. Tests call this directly, with their own settings.
+
+    The settings are parsed and checked here, once (a bad one fails start-up), and
+    kept as ``config.registry.app_settings``: the one place every include and
+    service factory takes its typed section from. ``extra`` hands in objects built
+    elsewhere (tests: ``invoice_archive.engine``, ``invoice_archive.store``,
+    ``invoice_archive.bundle_signer``); they are kept on the registry by name.
+    """
     merged = merge_environ(settings)
-    merged["invoice_archive.settings"] = parse(merged)
-    merged.update(extra)
+    app_settings = parse(merged)
     config = Configurator(settings=merged)
+    config.registry.app_settings = app_settings
+    for name, value in extra.items():
+        config.registry[name] = value
     config.include("invoice_archive.db")
     config.include("invoice_archive.security")
     config.include("invoice_archive.services")

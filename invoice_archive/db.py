@@ -92,13 +92,11 @@ def tm_session(factory: sessionmaker[Session], transaction_manager: Any, request
 
 
 def includeme(config: Any) -> None:
-    settings = config.get_settings()
-    typed = settings["invoice_archive.settings"]
-    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.get_settings()["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     config.include("pyramid_tm")
     config.include("pyramid_retry")
-    engine = settings.get("invoice_archive.engine") or make_engine(typed.database_url)
-    settings["invoice_archive.engine"] = engine
+    engine = config.registry.get("invoice_archive.engine") or make_engine(config.registry.app_settings.database.url)
+    config.registry["invoice_archive.engine"] = engine
     factory = session_factory(engine)
     config.registry["db.session_factory"] = factory
 

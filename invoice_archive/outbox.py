@@ -28,13 +28,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from invoice_archive.db import utcnow
 from invoice_archive.models import OutboxMessage, OutboxStatus
+
+if TYPE_CHECKING:
+    from invoice_archive.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -125,11 +128,10 @@ class WorkerPolicy:
         return dt.timedelta(seconds=min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1)))
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> WorkerPolicy:
-        return cls(lease=dt.timedelta(seconds=float(settings.get("worker.lease_seconds", 300))),
-                   backoff_base=float(settings.get("worker.backoff_base_seconds", 5)),
-                   backoff_max=float(settings.get("worker.backoff_max_seconds", 3600)),
-                   max_attempts=int(settings.get("worker.max_attempts", 20)))
+    def from_settings(cls, worker: WorkerSettings) -> WorkerPolicy:
+        """From ``Settings.worker`` (``worker.*``, parsed and checked at start-up)."""
+        return cls(lease=dt.timedelta(seconds=worker.lease_seconds), backoff_base=worker.backoff_base_seconds,
+                   backoff_max=worker.backoff_max_seconds, max_attempts=worker.max_attempts)
 
 
 class Handler(Protocol):

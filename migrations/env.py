@@ -8,7 +8,7 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from invoice_archive import models  # noqa: F401  (registers every table)
 from invoice_archive.db import make_engine
-from invoice_archive.settings import merge_environ, parse
+from invoice_archive.settings import load
 
 config = context.config
 target_metadata = models.Base.metadata
@@ -20,7 +20,7 @@ def _url() -> str:
         return url
     ini = config.config_file_name
     setup_logging(ini)
-    return parse(merge_environ(get_appsettings(ini, name="main"))).database_url
+    return load(get_appsettings(ini, name="main")).database.url
 
 
 def run_migrations_offline() -> None:

@@ -38,3 +38,11 @@ def test_the_adapters_have_one_name():
             if OLD_NAME.search(line):
                 found.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not found, "\n".join(found)
+
+
+def test_the_checkout_folder_refuses_the_old_name():
+    """From the repository root (on sys.path for the tests) importing the folder by its
+    own name fails loudly instead of loading a second copy of the adapters."""
+    run = subprocess.run([sys.executable, "-c", "import invoice_archive_adapters.kingdee\nimport adapters"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert run.returncode != 0 and "import the adapters as invoice_archive_adapters" in run.stderr, run.stderr

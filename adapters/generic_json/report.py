@@ -34,7 +34,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from invoice_archive.accounting import EXTERNAL_REF_RE, AccountingError, ReportEntry, VoucherReport
+from invoice_archive.ports.accounting import EXTERNAL_REF_RE, AccountingError, ReportEntry, VoucherReport
 
 AMOUNT_RE = re.compile(r"^\d{1,16}(?:\.\d{1,2})?$")
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -4,5 +4,5 @@
     from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform   # tests and demos
 
 The port (ITaxPlatform, CheckQuery, CheckResult, PostingStatus, ...) is in
-:mod:`invoice_archive.taxplatform`.
+:mod:`invoice_archive.ports.taxplatform`.
 """

@@ -1,6 +1,9 @@
 """HTTP adapter for a tax platform verification API (wire format: :mod:`invoice_archive_adapters.taxplatform.protocol`).
 
-Settings (``taxplatform.`` prefix, or bare keys in a small dict)::
+Options (``taxplatform.`` prefix, or bare keys in a small dict). The service hands
+the adapter its own options only, ``Settings.taxplatform.options`` (every
+``taxplatform.*`` setting, environment applied), once at start-up; they are
+checked here, in the constructor::
 
     taxplatform.url = https://check.example.com        (required)
     taxplatform.token = ...                             (sent as "Authorization: Bearer ...")
@@ -29,18 +32,11 @@ import httpx
 from zope.interface import implementer
 
 from invoice_archive_adapters.taxplatform import protocol as p
-from invoice_archive.taxplatform import (
-    DEFAULT_MAX_AGE_DAYS,
-    CheckQuery,
-    CheckResult,
-    CheckStatus,
-    ITaxPlatform,
-    PostingAck,
-    PostingStatus,
-    TaxPlatformError,
-    not_checkable_online,
+from invoice_archive.ports.taxplatform import (
+    CheckQuery, CheckResult, CheckStatus, ITaxPlatform, PostingAck, PostingStatus, TaxPlatformError,
     posting_codes_from_settings,
 )
+from invoice_archive.rules.tax_checks import DEFAULT_MAX_AGE_DAYS, not_checkable_online
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +44,9 @@ PREFIX = "taxplatform."
 LABEL = "税务查验平台"
 
 
-def _setting(settings: Mapping[str, Any], key: str, default: Any = None) -> Any:
+def _option(options: Mapping[str, Any], key: str, default: Any = None) -> Any:
     for name in (PREFIX + key, key):
-        value = settings.get(name)
+        value = options.get(name)
         if value not in (None, ""):
             return value
     return default
@@ -90,27 +86,27 @@ def _date(value: Any) -> dt.date | None:
 class HttpTaxPlatform:
     """:class:`ITaxPlatform` over HTTP+JSON."""
 
-    def __init__(self, settings: Mapping[str, Any], *, clock: Callable[[], dt.datetime] = _utcnow,
+    def __init__(self, options: Mapping[str, Any], *, clock: Callable[[], dt.datetime] = _utcnow,
                  transport: httpx.BaseTransport | None = None) -> None:
-        url = _setting(settings, "url")
+        url = _option(options, "url")
         if not url:
             raise TaxPlatformError("configuration_error", "税务查验平台配置缺少 taxplatform.url，请在配置文件中填写后重启服务",
                                    retryable=False)
         try:
-            self.connect_timeout = float(_setting(settings, "connect_timeout", 3.0))
-            self.read_timeout = float(_setting(settings, "read_timeout", 10.0))
-            self.max_age_days = int(_setting(settings, "max_age_days", DEFAULT_MAX_AGE_DAYS))
-            self.codes = posting_codes_from_settings(settings)
+            self.connect_timeout = float(_option(options, "connect_timeout", 3.0))
+            self.read_timeout = float(_option(options, "read_timeout", 10.0))
+            self.max_age_days = int(_option(options, "max_age_days", DEFAULT_MAX_AGE_DAYS))
+            self.codes = posting_codes_from_settings(options)
         except ValueError as exc:
             raise TaxPlatformError("configuration_error", f"税务查验平台配置有误：{exc}", retryable=False) from None
         self.base_url = str(url).rstrip("/")
         self.source = f"taxplatform:{self.base_url}"
         self._clock = clock
-        verify: bool | str = _bool(_setting(settings, "verify_tls", True))
-        if _setting(settings, "ca_bundle"):
-            verify = str(_setting(settings, "ca_bundle"))
+        verify: bool | str = _bool(_option(options, "verify_tls", True))
+        if _option(options, "ca_bundle"):
+            verify = str(_option(options, "ca_bundle"))
         headers = {"Accept": "application/json"}
-        token = _setting(settings, "token")
+        token = _option(options, "token")
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.client = httpx.Client(

@@ -31,7 +31,7 @@ and the parties; posting status (入账标识) submitted with an idempotency key
 """
 from __future__ import annotations
 
-from invoice_archive.taxplatform import CheckStatus
+from invoice_archive.ports.taxplatform import CheckStatus
 
 CHECK_PATH = "/api/v1/invoice/check"
 POSTING_PATH = "/api/v1/invoice/posting-status"

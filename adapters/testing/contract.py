@@ -38,7 +38,7 @@ from typing import Any
 
 from zope.interface.verify import verifyClass, verifyObject
 
-from invoice_archive.accounting import (
+from invoice_archive.ports.accounting import (
     AccountingError,
     CheckResult,
     DraftEntry,

@@ -50,7 +50,7 @@ import httpx
 from zope.interface import implementer
 
 from invoice_archive_adapters._http import HttpTransport, Settings
-from invoice_archive.accounting import (
+from invoice_archive.ports.accounting import (
     EXTERNAL_REF_RE,
     post_unless_exists,
     AccountingError,

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 # 79号令 retention table (years; None = permanent), by record category
 RETENTION_YEARS: dict[str, int | None] = {
@@ -53,11 +52,3 @@ def voucher_class_code(fiscal_year: int, years: int | None, scheme: str = DEFAUL
                for part in code.split("·")):
         raise ValueError(f"archive.class_scheme gives {code!r}: parts must be upper-case letters or digits joined by ·")
     return code
-
-
-def retention_from_settings(settings: Any, category: str = "voucher") -> int | None:
-    """Years to keep a category (archive.retention.<category>: a number, or 永久/permanent)."""
-    value = str(settings.get(f"archive.retention.{category}", RETENTION_YEARS[category])).strip()
-    if value in ("None", "permanent", "永久", "Y"):
-        return None
-    return int(value)

@@ -8,8 +8,9 @@ Query options: ``endpoint`` (omit for AWS), ``region`` (default ``us-east-1``),
 ``addressing`` (``path``, the default with a custom endpoint, or ``virtual``),
 ``conditional`` (``auto`` default / ``true`` / ``false``, see below).
 Credentials: settings ``archive.s3.access_key_id`` / ``archive.s3.secret_access_key``
-(/ ``archive.s3.session_token``), otherwise boto3's own chain (``AWS_ACCESS_KEY_ID``,
-``AWS_SECRET_ACCESS_KEY``, profiles, instance roles).
+(/ ``archive.s3.session_token``, or ``ARCHIVE_S3_*`` environment variables; parsed
+into :class:`invoice_archive.settings.S3Settings`), otherwise boto3's own chain
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, profiles, instance roles).
 
 **Never overwrites.** ``put`` first asks whether the key exists (HEAD): if it does,
 the stored bytes are compared (same bytes: a no-op returning False; different:
@@ -37,15 +38,17 @@ if the transaction aborts, which leaves a correct but unreferenced object.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Iterator, Mapping
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 from zope.interface import implementer
 
 from invoice_archive.archive.store import ObjectExists
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
+
+if TYPE_CHECKING:
+    from invoice_archive.settings import S3Settings
 
 
 class StoreError(OSError):
@@ -108,12 +111,12 @@ class S3Store:
         return f"S3Store({self.url!r})"
 
     @classmethod
-    def from_url(cls, url: str, settings: Mapping[str, Any] | None = None, **kw: Any) -> S3Store:
+    def from_url(cls, url: str, s3: S3Settings | None = None, **kw: Any) -> S3Store:
+        """The store for ``url``; endpoint and region in the URL win over ``s3``'s."""
         parsed = urlparse(url)
         if parsed.scheme != "s3":
             raise ValueError(f"not an s3:// URL: {url}")
         query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
-        settings = settings or {}
         unknown = set(query) - {"endpoint", "region", "addressing", "conditional"}
         if unknown:
             raise ValueError(f"unknown option(s) in archive store URL: {', '.join(sorted(unknown))}")
@@ -122,11 +125,11 @@ class S3Store:
         conditional = query.get("conditional", "auto").lower()
         return cls(
             parsed.netloc, parsed.path,
-            endpoint_url=query.get("endpoint") or settings.get("archive.s3.endpoint") or None,
-            region=query.get("region") or settings.get("archive.s3.region") or None,
-            access_key_id=settings.get("archive.s3.access_key_id") or None,
-            secret_access_key=settings.get("archive.s3.secret_access_key") or None,
-            session_token=settings.get("archive.s3.session_token") or None,
+            endpoint_url=query.get("endpoint") or (s3.endpoint if s3 else None),
+            region=query.get("region") or (s3.region if s3 else None),
+            access_key_id=s3.access_key_id if s3 else None,
+            secret_access_key=s3.secret_access_key if s3 else None,
+            session_token=s3.session_token if s3 else None,
             addressing_style=query.get("addressing"), conditional=conditional, **kw,
         )
 
@@ -257,15 +260,3 @@ class S3Store:
             code, _ = _error_code(exc)
             if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise self._fail("创建存储桶", self.bucket, exc) from exc
-
-
-def credentials_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``ARCHIVE_S3_ACCESS_KEY_ID`` / ``ARCHIVE_S3_SECRET_ACCESS_KEY`` as settings keys
-    (for callers whose settings layer does not map them; boto3 reads ``AWS_*`` itself)."""
-    environ = os.environ if environ is None else environ
-    out = {}
-    for name in ("access_key_id", "secret_access_key", "session_token"):
-        value = environ.get(f"ARCHIVE_S3_{name.upper()}")
-        if value:
-            out[f"archive.s3.{name}"] = value
-    return out

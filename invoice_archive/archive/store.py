@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlparse
 import transaction
 from zope.interface import implementer
 
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
 
 
 class ObjectExists(Exception):

@@ -22,7 +22,10 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invoice_archive.settings import ClamAVSettings
 
 CLEAN, INFECTED, NOT_PERFORMED, ERROR = "clean", "infected", "not_performed", "error"
 # clamscan skips files over its size limits without a word unless told: archive
@@ -135,10 +138,10 @@ class ClamAVScanner:
         return ScanResult(ERROR, engine, (), f"病毒扫描出错：{detail}", len(files))
 
 
-def scanner_from_settings(settings: Mapping[str, Any]) -> ClamAVScanner:
-    """``archive.clamav_database`` (signature file or folder), ``archive.clamav_executable``,
-    ``archive.clamav_daemon`` (true: clamdscan with the daemon's own database)."""
-    daemon = str(settings.get("archive.clamav_daemon", "false")).strip().lower() in ("1", "true", "yes", "on")
-    return ClamAVScanner(settings.get("archive.clamav_database") or None,
-                         executable=settings.get("archive.clamav_executable") or None, daemon=daemon,
-                         timeout=float(settings.get("archive.clamav_timeout", 600)))
+def scanner_from_settings(clamav: ClamAVSettings) -> ClamAVScanner:
+    """The scanner ``Settings.archive.clamav`` describes: ``archive.clamav_database``
+    (signature file or folder), ``archive.clamav_executable``, ``archive.clamav_daemon``
+    (true: clamdscan with the daemon's own database), ``archive.clamav_timeout``.
+    The service builds it once, at start-up."""
+    return ClamAVScanner(clamav.database, executable=clamav.executable, daemon=clamav.daemon,
+                         timeout=clamav.timeout)

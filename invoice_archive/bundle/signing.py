@@ -20,13 +20,16 @@ import abc
 import hashlib
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import gmssl_pyx
 from asn1crypto import keys as _keys
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+
+if TYPE_CHECKING:
+    from invoice_archive.settings import BundleSettings
 
 ED25519 = "ed25519"
 SM2_SM3 = "sm2-sm3"
@@ -276,19 +279,19 @@ def generate_key(algorithm: str, path: str | os.PathLike[str]) -> ManifestSigner
     return signer
 
 
-def signer_from_settings(settings: Mapping[str, Any]) -> ManifestSigner:
-    """``bundle.signing_algorithm`` (ed25519 | sm2-sm3, default ed25519) and
+def signer_from_settings(bundle: BundleSettings) -> ManifestSigner:
+    """The signer ``Settings.bundle`` describes: ``bundle.signing_algorithm``
+    (ed25519 | sm2-sm3, default ed25519; checked by the settings' parse) and
     ``bundle.signing_key`` (path of the PEM private key).  With
     ``bundle.signing_key_generate = true`` a missing key file is generated
     (development only); otherwise a missing key fails at start-up."""
-    algorithm = str(settings.get("bundle.signing_algorithm") or ED25519).strip().lower()
+    algorithm = bundle.signing_algorithm
     if algorithm not in ALGORITHMS:
         raise SigningKeyError(f"bundle.signing_algorithm={algorithm!r} 不支持（可选: {', '.join(ALGORITHMS)}）")
-    path = settings.get("bundle.signing_key")
-    if not path:
+    path = bundle.signing_key
+    if path is None:
         raise SigningKeyError("未设置 bundle.signing_key（清单签名私钥的 PEM 文件路径）")
-    generate = str(settings.get("bundle.signing_key_generate", "false")).strip().lower() in {"1", "true", "yes", "on"}
-    if not Path(path).exists() and generate:
+    if not Path(path).exists() and bundle.signing_key_generate:
         return generate_key(algorithm, path)
     return load_signer(path, algorithm)
 

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from invoice_archive.settings import Settings, merge_environ, parse
+from invoice_archive.settings import Settings, load
 
 # optional sub-commands contributed by other modules: (module, ...)
 PLUGINS = ("invoice_archive.cli.inspect", "invoice_archive.cli.verify", "invoice_archive.cli.verify_bundle",
@@ -28,14 +28,14 @@ PLUGINS = ("invoice_archive.cli.inspect", "invoice_archive.cli.verify", "invoice
            "invoice_archive.cli.worker", "invoice_archive_adapters.testing.fakes.cli", "invoice_archive_adapters.testing.fakes.taxplatform_cli")
 
 
-def load_settings(ini: str) -> tuple[dict[str, Any], Settings]:
+def load_settings(ini: str) -> Settings:
+    """The ini's [app:main] settings with the environment applied, parsed and checked."""
     from pyramid.paster import get_appsettings
 
     path = Path(ini)
     if not path.is_file():
         raise SystemExit(f"配置文件 {ini} 不存在（用 -c 指定）")
-    raw = merge_environ(dict(get_appsettings(str(path.resolve()), name="main")))
-    return raw, parse(raw)
+    return load(dict(get_appsettings(str(path.resolve()), name="main")))
 
 
 def migrations_dir() -> Path:
@@ -62,10 +62,10 @@ def alembic_config(ini: str, database_url: str) -> Any:
 def cmd_db(args: argparse.Namespace) -> int:
     from alembic import command
 
-    _, typed = load_settings(args.config)
-    if typed.database_url.startswith("sqlite:///"):
-        Path(typed.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    cfg = alembic_config(args.config, typed.database_url)
+    url = load_settings(args.config).database.url
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    cfg = alembic_config(args.config, url)
     if args.action == "upgrade":
         command.upgrade(cfg, args.revision)
     elif args.action == "check":
@@ -78,8 +78,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 def _session(args: argparse.Namespace) -> Any:
     from invoice_archive.db import make_engine, session_factory
 
-    _, typed = load_settings(args.config)
-    return session_factory(make_engine(typed.database_url))()
+    return session_factory(make_engine(load_settings(args.config).database.url))()
 
 
 def cmd_org(args: argparse.Namespace) -> int:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 
 def _service(args: argparse.Namespace) -> tuple[Any, Any]:
-    from invoice_archive.archive.codes import retention_from_settings
     from invoice_archive.archive.stores import store_from_url
     from invoice_archive.archive.virus import scanner_from_settings
     from invoice_archive.cli import load_settings
@@ -20,16 +18,17 @@ def _service(args: argparse.Namespace) -> tuple[Any, Any]:
     from invoice_archive.services.archive import ArchiveService
     from invoice_archive.services.audit import AuditLog
 
-    raw, typed = load_settings(args.config)
-    db = session_factory(make_engine(typed.database_url))()
+    settings = load_settings(args.config)
+    db = session_factory(make_engine(settings.database.url))()
     org = find_org(db, args.org)
     if org is None:
         raise SystemExit(f"organisation {args.org} not found (give its tax ID, fonds code or id)")
     actor = args.by
-    service = ArchiveService(db, store_from_url(typed.store_url, raw),
+    archive = settings.archive
+    service = ArchiveService(db, store_from_url(archive.store_url, archive.s3),
                              AuditLog(db, org_id=org.id, actor=actor, role="archivist"), org_id=org.id,
-                             actor=actor, retention_years=retention_from_settings(raw),
-                             scanner=scanner_from_settings(raw))
+                             actor=actor, retention_years=archive.retention_years("voucher"),
+                             class_scheme=archive.class_scheme, scanner=scanner_from_settings(archive.clamav))
     return db, service
 
 
@@ -64,8 +63,8 @@ def run_check(args: argparse.Namespace) -> int:
     from invoice_archive.archive.virus import scanner_from_settings
     from invoice_archive.cli import load_settings
 
-    raw, _ = load_settings(args.config)
-    report = check_transfer(Path(args.file).read_bytes(), scanner=scanner_from_settings(raw))
+    clamav = load_settings(args.config).archive.clamav
+    report = check_transfer(Path(args.file).read_bytes(), scanner=scanner_from_settings(clamav))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

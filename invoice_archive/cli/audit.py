@@ -8,12 +8,12 @@ import sys
 from typing import Any
 
 
-def _session(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+def _session(args: argparse.Namespace) -> tuple[Any, Any]:
     from invoice_archive.cli import load_settings
     from invoice_archive.db import make_engine, session_factory
 
-    raw, typed = load_settings(args.config)
-    return session_factory(make_engine(typed.database_url))(), typed, raw
+    settings = load_settings(args.config)
+    return session_factory(make_engine(settings.database.url))(), settings
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
@@ -23,7 +23,7 @@ def run_audit_verify(args: argparse.Namespace) -> int:
     from invoice_archive.models import AuditChainHead, AuditEvent, Organisation
     from invoice_archive.services.audit import chain_fields
 
-    db, _, _ = _session(args)
+    db, _ = _session(args)
     broken = 0
     with db:
         for org in db.execute(select(Organisation).order_by(Organisation.id)).scalars():
@@ -51,8 +51,8 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
     from invoice_archive.archive.stores import store_from_url
     from invoice_archive.models import ArchiveItem, Invoice
 
-    db, typed, raw = _session(args)
-    store = store_from_url(typed.store_url, raw)
+    db, settings = _session(args)
+    store = store_from_url(settings.archive.store_url, settings.archive.s3)
     with db:
         expected = [(k, s, n) for k, s, n in db.execute(
             select(ArchiveItem.package_key, ArchiveItem.package_sha256, ArchiveItem.package_size))]

@@ -14,21 +14,22 @@ from pyramid.path import DottedNameResolver
 log = logging.getLogger(__name__)
 
 
-def build(args: argparse.Namespace, *, need_accounting: bool) -> tuple[Any, Any, Any, dict[str, Any]]:
-    """Sessions, the accounting system and the tax platform the settings name."""
+def build(args: argparse.Namespace, *, need_accounting: bool) -> tuple[Any, Any, Any, Any]:
+    """Sessions, the accounting system and the tax platform the settings name, and
+    the settings. Each adapter gets its own options (accounting.*, taxplatform.*)."""
     from invoice_archive.cli import load_settings
     from invoice_archive.db import make_engine, session_factory
 
-    raw, typed = load_settings(args.config)
+    settings = load_settings(args.config)
     resolve = DottedNameResolver().maybe_resolve
-    accounting = resolve(typed.accounting_backend)(raw) if typed.accounting_backend else None
-    platform_name = str(raw.get("taxplatform.backend", "")).strip()
-    platform = resolve(platform_name)(raw) if platform_name else None
+    backend, platform_name = settings.accounting.backend, settings.taxplatform.backend
+    accounting = resolve(backend)(settings.accounting.options) if backend else None
+    platform = resolve(platform_name)(settings.taxplatform.options) if platform_name else None
     if need_accounting and accounting is None:
         raise SystemExit("accounting.backend (ACCOUNTING_BACKEND) is not set: there is no accounting system to talk to")
     if accounting is None and platform is None:
         raise SystemExit("neither accounting.backend nor taxplatform.backend is set: the worker has nothing to send")
-    return session_factory(make_engine(typed.database_url)), accounting, platform, raw
+    return session_factory(make_engine(settings.database.url)), accounting, platform, settings
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -40,8 +41,7 @@ def run_status(args: argparse.Namespace) -> int:
     from invoice_archive.db import make_engine, session_factory
     from invoice_archive.services.posting import outbox_status
 
-    _, typed = load_settings(args.config)
-    engine = make_engine(typed.database_url)
+    engine = make_engine(load_settings(args.config).database.url)
     try:
         with session_factory(engine)() as db:
             status = outbox_status(db)
@@ -64,15 +64,14 @@ def run_status(args: argparse.Namespace) -> int:
 def run_worker(args: argparse.Namespace) -> int:
     if args.status:
         return run_status(args)
-    from invoice_archive.posting.drafting import AccountMapping
-    from invoice_archive.services.compliance import CompliancePolicy
     from invoice_archive.outbox import WorkerPolicy
     from invoice_archive.services.posting import build_worker
 
-    sessions, accounting, platform, raw = build(args, need_accounting=False)
-    worker = build_worker(sessions, accounting, AccountMapping.from_settings(raw) if accounting else None,
-                          taxplatform=platform, posting_purpose=CompliancePolicy.from_settings(raw).posting_purpose,
-                          policy=WorkerPolicy.from_settings(raw))
+    sessions, accounting, platform, settings = build(args, need_accounting=False)
+    # with an accounting backend the mapping is complete (settings.parse() checked it)
+    worker = build_worker(sessions, accounting, settings.posting.mapping if accounting else None,
+                          taxplatform=platform, posting_purpose=settings.taxplatform.posting_purpose,
+                          policy=WorkerPolicy.from_settings(settings.worker))
     stop = False
 
     def _stop(*_: Any) -> None:

@@ -1,6 +1,6 @@
 """Drafting a voucher (记账凭证) from an approved claim: pure, no database.
 
-The account mapping comes from settings:
+The account mapping comes from settings (parsed into ``Settings.posting.mapping``):
 
     posting.book = 001                          account book / company code
     posting.voucher_word = 记
@@ -18,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 from zoneinfo import ZoneInfo
 
-from invoice_archive.accounting import DraftEntry, DraftVoucher
+from invoice_archive.ports.accounting import DraftEntry, DraftVoucher
 
 CHINA = ZoneInfo("Asia/Shanghai")
 ZERO = Decimal("0.00")
@@ -30,7 +30,12 @@ DEDUCTIBLE_KINDS = frozenset({"vat_e_special", "digital_special"})
 
 
 class MappingError(ValueError):
-    """The account mapping in the settings is incomplete."""
+    """The account mapping is incomplete. ``setting`` names what is missing."""
+
+    def __init__(self, setting: str, problem: str) -> None:
+        super().__init__(f"{setting} {problem}")
+        self.setting = setting
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -42,19 +47,16 @@ class AccountMapping:
     credit: str
     credit_name: str = "其他应付款"
 
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> AccountMapping:
-        prefix = "posting.account.expense."
-        expense = {k[len(prefix):]: str(v).strip() for k, v in settings.items() if k.startswith(prefix)}
-        if "default" not in expense:
-            raise MappingError("posting.account.expense.default (默认费用科目) must be set")
-        for name in ("posting.account.input_vat", "posting.account.credit"):
-            if not str(settings.get(name, "")).strip():
-                raise MappingError(f"{name} must be set")
-        return cls(book=str(settings.get("posting.book", "001")).strip(),
-                   voucher_word=str(settings.get("posting.voucher_word", "记")).strip(),
-                   expense=expense, input_vat=str(settings["posting.account.input_vat"]).strip(),
-                   credit=str(settings["posting.account.credit"]).strip())
+    def __post_init__(self) -> None:
+        # built from the posting.* settings by invoice_archive.settings.parse()
+        if not str(self.expense.get("default") or "").strip():
+            raise MappingError("posting.account.expense.default", "must be set (默认费用科目)")
+        for category, account in self.expense.items():
+            if not str(account).strip():
+                raise MappingError(f"posting.account.expense.{category}", "must not be empty")
+        for name, value in (("posting.account.input_vat", self.input_vat), ("posting.account.credit", self.credit)):
+            if not str(value).strip():
+                raise MappingError(name, "must be set")
 
     def expense_account(self, category: str) -> str:
         return self.expense.get(category, self.expense["default"])

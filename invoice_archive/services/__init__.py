@@ -1,12 +1,21 @@
 """Use cases: plain classes with injected dependencies, built per request by factories
-registered with pyramid_services."""
+registered with pyramid_services.
+
+What does not change between requests is built here, once, at start-up, from the
+typed settings (``config.registry.app_settings``): the archive store, the tax
+platform adapter, the compliance policy, the virus scanner and the signature
+verifier with its trust store. The factories take those from the registry and
+their settings section from ``request.registry.app_settings``; none reads a raw
+setting."""
 from __future__ import annotations
 
 from typing import Any
 
 from invoice_archive.archive.store import TransactionalStore
 from invoice_archive.archive.stores import store_from_url
-from invoice_archive.interfaces import IArchiveStore, IVoucherReportParser
+from invoice_archive.ports import (
+    IAccountingSystem, IArchiveStore, ITaxPlatform, IVoucherReportParser, NullTaxPlatform, verified,
+)
 
 
 def _store_factory(context: Any, request: Any) -> TransactionalStore:
@@ -15,26 +24,32 @@ def _store_factory(context: Any, request: Any) -> TransactionalStore:
 
 def includeme(config: Any) -> None:
     config.include("pyramid_services")
-    settings = config.get_settings()
-    typed = settings["invoice_archive.settings"]
-    store = settings.get("invoice_archive.store") or store_from_url(typed.store_url, settings)
-    config.registry["archive.store"] = store
+    settings = config.registry.app_settings
+    store = config.registry.get("invoice_archive.store") or store_from_url(settings.archive.store_url,
+                                                                           settings.archive.s3)
+    config.registry["archive.store"] = verified(IArchiveStore, store, "archive.store_url")
     config.register_service_factory(_store_factory, IArchiveStore)
 
-    parser = config.maybe_dotted(typed.voucher_report_parser)
-    config.register_service(parser, IVoucherReportParser)
+    parser = config.maybe_dotted(settings.accounting.voucher_report_parser)
+    config.register_service(verified(IVoucherReportParser, parser, "accounting.voucher_report_parser"),
+                            IVoucherReportParser)
     from invoice_archive.services.compliance import CompliancePolicy
 
     config.registry["compliance.policy"] = CompliancePolicy.from_settings(settings)
-    platform = str(settings.get("taxplatform.backend", "")).strip()
-    config.registry["taxplatform"] = config.maybe_dotted(platform)(settings) if platform else None
-    if typed.accounting_backend:
-        # fail at start-up, not at the first approval: the adapter resolves and
-        # the account mapping is complete
-        from invoice_archive.posting.drafting import AccountMapping
+    platform = settings.taxplatform.backend
+    config.registry["taxplatform"] = (   # the adapter gets its own options (taxplatform.*), checks them now
+        verified(ITaxPlatform, config.maybe_dotted(platform)(settings.taxplatform.options), "taxplatform.backend")
+        if platform else NullTaxPlatform())
+    if settings.accounting.backend:
+        # fail at start-up, not at the first approval: the adapter resolves (the
+        # account mapping's completeness was checked by settings.parse())
+        verified(IAccountingSystem, config.maybe_dotted(settings.accounting.backend), "accounting.backend")
 
-        config.maybe_dotted(typed.accounting_backend)
-        AccountMapping.from_settings(settings)
+    from invoice_archive.archive.virus import scanner_from_settings
+    from invoice_archive.services.intake import Verifier, load_trust_store
+
+    config.registry["archive.scanner"] = scanner_from_settings(settings.archive.clamav)
+    config.registry["intake.verifier"] = Verifier(load_trust_store(settings.verification))
 
     from invoice_archive.services.archive import ArchiveService
     from invoice_archive.services.claims import ClaimService

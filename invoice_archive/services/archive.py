@@ -11,23 +11,22 @@ from sqlalchemy.orm import Session, selectinload
 
 from invoice_archive.archive.checks import check_package, expected_from_item
 from invoice_archive.archive.codes import (
-    DEFAULT_CLASS_SCHEME, RETENTION_YEARS, ArchivalCode, retention_code, retention_from_settings, retention_until,
+    DEFAULT_CLASS_SCHEME, RETENTION_YEARS, ArchivalCode, retention_code, retention_until,
     voucher_class_code,
 )
 from invoice_archive.archive.transfer import TransferItem, build_transfer
-from invoice_archive.archive.virus import scanner_from_settings
 from invoice_archive.archive.metadata import claim_xml, item_metadata_xml, voucher_xml
 from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, StoreUnavailable
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus, InvoiceVoucherLink,
     Organisation, Voucher,
 )
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.services.scoping import package_bytes, scoped_get
+from invoice_archive.services.scoping import original_bytes, package_bytes, scoped_get
 from invoice_archive.services.sequences import next_value
 
 EXT_MEDIA = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
@@ -81,11 +80,11 @@ class ArchiveService:
     @classmethod
     def factory(cls, context: Any, request: Any) -> ArchiveService:
         ident = request.identity
-        settings = request.registry.settings
+        archive = request.registry.app_settings.archive
         return cls(request.db, request.find_service(IArchiveStore), AuditLog.for_request(request),
-                   org_id=ident.org_id, actor=ident.name, retention_years=retention_from_settings(settings),
-                   class_scheme=str(settings.get("archive.class_scheme", DEFAULT_CLASS_SCHEME)),
-                   scanner=scanner_from_settings(settings))
+                   org_id=ident.org_id, actor=ident.name, retention_years=archive.retention_years("voucher"),
+                   class_scheme=archive.class_scheme,
+                   scanner=request.registry["archive.scanner"])   # built once, at start-up
 
     # -- reading -----------------------------------------------------------
     def get(self, item_id: Any) -> ArchiveItem:
@@ -440,14 +439,7 @@ class ArchiveService:
             PackageFile(f"{code}-02-报销单.xml", claim_xml(self.claim_dict(claim)), "claim", "application/xml"),
         ]
         for n, inv in enumerate(invoices, start=1):
-            try:
-                original = self.store.get(inv.storage_key)
-            except KeyError:
-                raise StoreUnavailable(f"发票 {inv.number} 的原件在存储中缺失，无法归档。",
-                                       code="original_missing", status=503) from None
-            if sha256_hex(original) != inv.sha256:
-                raise StoreUnavailable(f"发票 {inv.number} 的原件校验值与接收时不符，无法归档。",
-                                       code="original_fixity_failed", status=503)
+            original = original_bytes(self.store, inv)   # present, and still its intake SHA-256
             files.append(PackageFile(f"{code}-03-原始凭证-{n:02d}.{inv.source_format}", original, "original",
                                      EXT_MEDIA[inv.source_format]))
             report = json.dumps(inv.verification, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")

@@ -23,7 +23,7 @@ from invoice_archive.bundle import BundleParts, InvoiceFile, ManifestSigner, bui
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex
 from invoice_archive.errors import DomainError
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, Invoice, InvoiceVoucherLink, Organisation, Voucher,
 )
@@ -269,9 +269,9 @@ def claim_dict(c: Claim) -> dict[str, Any]:
 
 def includeme(config: Any) -> None:
     """Load the signing key at start-up (when configured) and register the service."""
-    settings = config.get_settings()
-    signer = settings.get("invoice_archive.bundle_signer")
-    if signer is None and str(settings.get("bundle.signing_key") or "").strip():
-        signer = signer_from_settings(settings)
+    bundle = config.registry.app_settings.bundle
+    signer = config.registry.get("invoice_archive.bundle_signer")
+    if signer is None and bundle.signing_key is not None:
+        signer = signer_from_settings(bundle)
     config.registry[SIGNER_KEY] = signer
     config.register_service_factory(BundleService.factory, BundleService)

@@ -14,7 +14,7 @@ from invoice_archive.models import (
     Claim, ClaimInvoice, ClaimSignoff, ClaimStatus, Invoice, InvoiceStatus, Organisation, Voucher,
 )
 from invoice_archive.formats import read_invoice
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import CompliancePolicy, open_alerts, reversing_red_invoice, rules_report
 from invoice_archive.services.intake import duplicate_evidence
@@ -47,11 +47,11 @@ class ClaimService:
 
     @classmethod
     def factory(cls, context: Any, request: Any) -> ClaimService:
-        typed = request.registry.settings["invoice_archive.settings"]
+        settings = request.registry.app_settings
         ident = request.identity
         return cls(request.db, AuditLog.for_request(request), org_id=ident.org_id, actor=ident.name,
-                   role=ident.role, reimbursable_verdicts=typed.reimbursable_verdicts,
-                   push_posting=bool(typed.accounting_backend), store=request.find_service(IArchiveStore),
+                   role=ident.role, reimbursable_verdicts=settings.verification.reimbursable_verdicts,
+                   push_posting=bool(settings.accounting.backend), store=request.find_service(IArchiveStore),
                    policy=request.registry["compliance.policy"])
 
     def get(self, claim_id: int, *, for_update: bool = False) -> Claim:

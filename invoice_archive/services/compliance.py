@@ -2,7 +2,7 @@
 red-letter invoices, and the posting status (入账标识) sent back to the platform.
 
 The rules and the platform port are pure (invoice_archive.rules,
-invoice_archive.taxplatform); this module keeps their answers in the database.
+invoice_archive.ports.taxplatform); this module keeps their answers in the database.
 """
 from __future__ import annotations
 
@@ -20,11 +20,13 @@ from invoice_archive.errors import DomainError
 from invoice_archive.formats import InvoiceDocument
 from invoice_archive.models import Alert, Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
 from invoice_archive.posting.drafting import business_date
-from invoice_archive.rules import CategoryPolicy, Organisation as RulesOrg, RulesContext, evaluate, policy_from_settings
+from invoice_archive.rules import CategoryPolicy, Organisation as RulesOrg, RulesContext, evaluate
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.taxplatform import (
-    CheckBudget, CheckQuery, CheckStatus, PostingPurpose, PostingStatus, TaxPlatformError, not_checkable_online,
+from invoice_archive.settings import Settings
+from invoice_archive.ports.taxplatform import (
+    CheckQuery, CheckStatus, PostingPurpose, PostingStatus, TaxPlatformError,
 )
+from invoice_archive.rules.tax_checks import CheckBudget, not_checkable_online
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +42,9 @@ class CompliancePolicy:
     max_age_days: int = 365
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> CompliancePolicy:
-        has_categories = any(str(k).startswith("rules.category.") for k in settings)
-        return cls(categories=policy_from_settings(settings) if has_categories else None,
-                   posting_purpose=PostingPurpose(settings.get("taxplatform.posting_purpose",
-                                                               PostingPurpose.POSTED_EIT_DEDUCTIBLE.value)),
-                   max_age_days=int(settings.get("taxplatform.max_age_days", 365)))
+    def from_settings(cls, settings: Settings) -> CompliancePolicy:
+        return cls(categories=settings.rules.categories, posting_purpose=settings.taxplatform.posting_purpose,
+                   max_age_days=settings.taxplatform.max_age_days)
 
 
 def rules_report(doc: InvoiceDocument, org: Organisation, policy: CompliancePolicy, *,

@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, DomainError
 from invoice_archive.formats import InvoiceDocument, InvoiceFormatError, Limits, open_ofd, read_invoice
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore, is_configured
 from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import (
     CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, red_invoice_arrived, rules_report,
 )
 from invoice_archive.services.scoping import original_bytes, scoped_get
+from invoice_archive.settings import SettingsError, VerificationSettings
 from invoice_archive.verification import TrustStore, verify_ofd, verify_pdf, verify_xml
 
 MEDIA_TYPES = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
@@ -37,6 +38,18 @@ class Verifier:
         else:
             report = verify_pdf(data, trust_store=self.trust_store)
         return report.to_dict()
+
+
+def load_trust_store(verification: VerificationSettings) -> TrustStore | None:
+    """The trust store ``verification.trust_store`` names, loaded once at start-up
+    (None: certificate chains are not checked). A directory that is missing or
+    holds a bad certificate fails start-up, naming the setting."""
+    if verification.trust_store is None:
+        return None
+    try:
+        return TrustStore.from_directory(verification.trust_store)
+    except (OSError, ValueError) as exc:
+        raise SettingsError("verification.trust_store", str(exc)) from None
 
 
 def refuse_unauthentic(doc: InvoiceDocument, verification: dict[str, Any]) -> None:
@@ -129,17 +142,16 @@ class IntakeService:
 
     @classmethod
     def factory(cls, context: Any, request: Any) -> IntakeService:
-        typed = request.registry.settings["invoice_archive.settings"]
-        trust = request.registry.get("verification.trust_store")
-        if trust is None and typed.trust_store is not None:
-            trust = request.registry["verification.trust_store"] = TrustStore.from_directory(typed.trust_store)
+        intake = request.registry.app_settings.intake
         policy = request.registry["compliance.policy"]
         platform = request.registry["taxplatform"]
         return cls(request.db, request.find_service(IArchiveStore), AuditLog.for_request(request),
                    org_id=request.identity.org_id, actor=request.identity.name,
-                   limits=Limits(max_upload_bytes=typed.max_upload_bytes), verifier=Verifier(trust),
+                   limits=Limits(max_upload_bytes=intake.max_upload_bytes),
+                   verifier=request.registry["intake.verifier"],   # built at start-up, with the trust store
                    policy=policy,
-                   tax=TaxChecker(request.db, platform, max_age_days=policy.max_age_days) if platform else None)
+                   tax=TaxChecker(request.db, platform, max_age_days=policy.max_age_days)
+                   if is_configured(platform) else None)
 
     def get(self, invoice_id: Any) -> Invoice:
         return scoped_get(self.db, Invoice, invoice_id, self.org_id)

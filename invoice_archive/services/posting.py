@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from invoice_archive import outbox
-from invoice_archive.accounting import (
+from invoice_archive.ports.accounting import (
     AccountingError, DraftVoucher, Outcome, PostResult, RemoteStatus, RemoteVoucher, ReportEntry, VoucherReport,
 )
 from invoice_archive.db import utcnow
@@ -36,7 +36,8 @@ from invoice_archive.posting.drafting import (
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import PostingStatusHandler, enqueue_posting_status
 from invoice_archive.services.vouchers import VoucherService
-from invoice_archive.taxplatform import PostingPurpose
+from invoice_archive.ports import is_configured
+from invoice_archive.ports.taxplatform import PostingPurpose
 
 log = logging.getLogger(__name__)
 
@@ -303,12 +304,12 @@ def build_worker(sessions: sessionmaker[Session], accounting: Any = None, mappin
     """The worker for the systems it is given: accounting postings and reversals
     with an accounting system, 入账标识 with a tax platform (whose purpose the
     accounting handlers also need, to enqueue the status after posting)."""
-    purpose = posting_purpose if taxplatform is not None else None
+    purpose = posting_purpose if is_configured(taxplatform) else None
     handlers: dict[str, outbox.Handler] = {}
-    if accounting is not None:
+    if is_configured(accounting):
         handlers.update(AccountingHandlers(sessions, accounting, mapping, posting_purpose=purpose,
                                            clock=clock).topics())
-    if taxplatform is not None:
+    if is_configured(taxplatform):
         handlers.update(PostingStatusHandler(taxplatform).topics())
     return OutboxWorker(sessions, handlers, policy=policy, clock=clock)
 

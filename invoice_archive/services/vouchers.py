@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from invoice_archive import outbox
 from invoice_archive.errors import Conflict, Invalid, NotFound
-from invoice_archive.interfaces import IVoucherReportParser
+from invoice_archive.ports import IVoucherReportParser, is_configured
 from invoice_archive.models import (
     ArchiveItem, Claim, ClaimStatus, InvoiceStatus, InvoiceVoucherLink, OutboxMessage, Voucher, VoucherEntry,
 )
@@ -50,12 +50,12 @@ class VoucherService:
 
     @classmethod
     def factory(cls, context: Any, request: Any) -> VoucherService:
-        typed = request.registry.settings["invoice_archive.settings"]
+        accounting = request.registry.app_settings.accounting
         ident = request.identity
         purpose = (request.registry["compliance.policy"].posting_purpose
-                   if request.registry["taxplatform"] is not None else None)
+                   if is_configured(request.registry["taxplatform"]) else None)
         return cls(request.db, AuditLog.for_request(request), request.find_service(IVoucherReportParser),
-                   org_id=ident.org_id, actor=ident.name, source_name=typed.source_name,
+                   org_id=ident.org_id, actor=ident.name, source_name=accounting.source_name,
                    posting_status_purpose=purpose)
 
     def get(self, voucher_id: Any) -> Voucher:

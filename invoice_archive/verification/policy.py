@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from .report import VERDICTS
 
@@ -42,18 +41,3 @@ class ReimbursementPolicy:
                 return True
             return not self.unsigned_requires_tax_check and verdict in self.allowed_verdicts
         return verdict in self.allowed_verdicts
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, object]) -> "ReimbursementPolicy":
-        """``verification.allowed_verdicts`` (space/comma separated) and
-        ``verification.unsigned_requires_tax_check`` (bool-ish)."""
-        raw = settings.get("verification.allowed_verdicts")
-        kwargs: dict = {}
-        if raw:
-            items = raw if isinstance(raw, (list, tuple, set, frozenset)) else str(raw).replace(",", " ").split()
-            kwargs["allowed_verdicts"] = frozenset(items)
-        flag = settings.get("verification.unsigned_requires_tax_check")
-        if flag is not None:
-            kwargs["unsigned_requires_tax_check"] = (
-                flag if isinstance(flag, bool) else str(flag).strip().lower() in {"1", "true", "yes", "on"})
-        return cls(**kwargs)

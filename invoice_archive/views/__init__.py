@@ -30,7 +30,7 @@ def _raw_bytes(value: bytes, **parameters: str) -> bytes:
 def upload_limit_tween_factory(handler: Any, registry: Any) -> Any:
     """Refuse a body larger than intake.max_upload_bytes from its Content-Length,
     before anything reads it into memory (the OpenAPI validator reads bodies)."""
-    limit = registry.settings["invoice_archive.settings"].max_upload_bytes
+    limit = registry.app_settings.intake.max_upload_bytes
 
     def tween(request: Any) -> Any:
         if request.content_length is not None and request.content_length > limit:

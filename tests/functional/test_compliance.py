@@ -13,7 +13,7 @@ from invoice_archive.db import session_factory
 from invoice_archive.formats import read_invoice
 from invoice_archive.outbox import OutboxWorker, WorkerPolicy
 from invoice_archive.services.posting import build_worker
-from invoice_archive.taxplatform import PostingPurpose
+from invoice_archive.ports.taxplatform import PostingPurpose
 from tests.support.app import make_service
 from tests.support.invoices import synthetic_xml
 from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report

@@ -217,13 +217,12 @@ def test_a_stuck_message_shows_on_the_claim_and_in_worker_status(kingdee, monkey
     from invoice_archive.outbox import WorkerPolicy
     from invoice_archive.services.posting import build_worker
     from invoice_archive.db import session_factory
-    from invoice_archive.posting.drafting import AccountMapping
 
     rig, _ = kingdee
     svc = rig.service
     claim = _approved(rig)
     rig.fake.fail_next("timeout_after_commit")      # Kingdee saves it, the reply is lost
-    build_worker(session_factory(svc.engine), rig.accounting(), AccountMapping.from_settings(rig.settings),
+    build_worker(session_factory(svc.engine), rig.accounting(), svc.app_settings.posting.mapping,
                  policy=WorkerPolicy(backoff_base=0.0, max_attempts=1)).run_once()
     stuck = svc.app.get(f"/api/v1/claims/{claim['id']}", headers=svc.headers("王审计")).json
     assert stuck["status"] == "posting"

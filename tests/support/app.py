@@ -24,6 +24,11 @@ class TestService:
     engine: Any
     tokens: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def app_settings(self) -> Any:
+        """The settings as the running app parsed them (invoice_archive.settings.Settings)."""
+        return self.app.app.registry.app_settings
+
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 

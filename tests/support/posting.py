@@ -11,7 +11,6 @@ from pyramid.path import DottedNameResolver
 from invoice_archive_adapters.testing.fakes import FakeServer, make_fake
 from invoice_archive_adapters.testing.fakes.cli import settings_for
 from invoice_archive.db import session_factory
-from invoice_archive.posting.drafting import AccountMapping
 from invoice_archive.outbox import OutboxWorker, WorkerPolicy
 from invoice_archive.services.posting import AccountingHandlers, SyncService, build_worker
 from tests.support.app import TestService, make_service
@@ -32,18 +31,19 @@ class PostingRig:
     settings: dict[str, str]
 
     def accounting(self) -> Any:
-        backend = DottedNameResolver().maybe_resolve(self.settings["accounting.backend"])
-        return backend(self.settings)
+        """The adapter, as the worker builds it: from its section's own options."""
+        section = self.service.app_settings.accounting
+        return DottedNameResolver().maybe_resolve(section.backend)(section.options)
 
     def worker(self) -> OutboxWorker:
         return build_worker(session_factory(self.service.engine), self.accounting(),
-                            AccountMapping.from_settings(self.settings),
+                            self.service.app_settings.posting.mapping,
                             policy=WorkerPolicy(backoff_base=0.0))
 
     def drafter(self) -> AccountingHandlers:
         """The accounting handlers alone, to draft a claim's voucher as the worker would."""
         return AccountingHandlers(session_factory(self.service.engine), self.accounting(),
-                                  AccountMapping.from_settings(self.settings))
+                                  self.service.app_settings.posting.mapping)
 
     def sync(self) -> SyncService:
         return SyncService(session_factory(self.service.engine), self.accounting())

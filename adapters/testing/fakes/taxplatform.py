@@ -29,7 +29,7 @@ from typing import Any, Self
 
 from invoice_archive_adapters.testing.fakes.base import FakeServer
 from invoice_archive_adapters.taxplatform import protocol as p
-from invoice_archive.taxplatform import CheckStatus, PostingCodes, PostingPurpose
+from invoice_archive.ports.taxplatform import CheckStatus, PostingCodes, PostingPurpose
 
 log = logging.getLogger(__name__)
 

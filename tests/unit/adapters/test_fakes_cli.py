@@ -15,7 +15,7 @@ import pytest
 from invoice_archive_adapters.testing.contract import free_port, make_draft
 from invoice_archive_adapters.testing.fakes import FakeServer, make_fake
 from invoice_archive_adapters.testing.fakes.cli import add_parser, settings_for
-from invoice_archive.accounting import Outcome
+from invoice_archive.ports.accounting import Outcome
 
 
 def test_add_parser_registers_fake_accounting():

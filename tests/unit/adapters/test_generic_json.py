@@ -9,7 +9,7 @@ from invoice_archive_adapters.testing.contract import AccountingSystemContract, 
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.generic_json import GenericJsonFake
 from invoice_archive_adapters.generic_json import GenericJsonAdapter
-from invoice_archive.accounting import AccountingError
+from invoice_archive.ports.accounting import AccountingError
 
 
 class TestGenericJson(AccountingSystemContract):

@@ -10,7 +10,7 @@ from invoice_archive_adapters.testing.contract import AccountingSystemContract, 
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.kingdee import K3CloudFake, parse_filter
 from invoice_archive_adapters.kingdee import K3CloudAdapter, signing
-from invoice_archive.accounting import AccountingError, Outcome
+from invoice_archive.ports.accounting import AccountingError, Outcome
 
 
 class KingdeeContract(AccountingSystemContract):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoice_archive.accounting import AccountingError, DraftEntry, DraftVoucher, Outcome, PostResult
+from invoice_archive.ports.accounting import AccountingError, DraftEntry, DraftVoucher, Outcome, PostResult
 
 D = Decimal
 

@@ -9,7 +9,7 @@ import pytest
 from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.u8 import U8EaiFake
-from invoice_archive.accounting import AccountingError, Outcome
+from invoice_archive.ports.accounting import AccountingError, Outcome
 from invoice_archive_adapters.u8 import U8EaiAdapter
 from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from invoice_archive_adapters.generic_json import parse_voucher_report
-from invoice_archive.accounting import AccountingError
+from invoice_archive.ports.accounting import AccountingError
 
 GOOD = {
     "claim_number": "BX-2024-0031",

@@ -15,7 +15,7 @@ from zope.interface.verify import verifyObject
 
 from invoice_archive.archive.fixity import audit_fixity
 from invoice_archive.archive.store import ObjectExists, TransactionalStore
-from invoice_archive.interfaces import IArchiveStore
+from invoice_archive.ports import IArchiveStore
 
 CODE_KEY = "packages/Z001/2024/Z001-PZ·2024·D30-0007-0001.zip"
 

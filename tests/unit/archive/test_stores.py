@@ -4,10 +4,16 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from invoice_archive.archive.s3store import S3Store, StoreError, credentials_from_env
+from invoice_archive.archive.s3store import S3Store, StoreError
 from invoice_archive.archive.store import FileSystemStore, ObjectExists
 from invoice_archive.archive.stores import store_from_url
+from invoice_archive.settings import S3Settings, load
 from tests.unit.archive.store_contract import StoreContract
+
+
+def s3(settings):
+    """The S3 section the application parses from these settings."""
+    return load(settings, environ={}).archive.s3
 
 
 class TestFileSystemStore(StoreContract):
@@ -19,7 +25,7 @@ class TestFileSystemStore(StoreContract):
 class TestS3Store(StoreContract):
     @pytest.fixture
     def store(self, seaweed, s3_bucket, s3_prefix):
-        return store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/archive"), seaweed.settings())
+        return store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/archive"), s3(seaweed.settings()))
 
 
 class TestS3StoreWithoutConditionalPut(StoreContract):
@@ -28,7 +34,7 @@ class TestS3StoreWithoutConditionalPut(StoreContract):
 
     @pytest.fixture
     def store(self, seaweed, s3_bucket, s3_prefix):
-        return store_from_url(seaweed.url(s3_bucket, s3_prefix) + "&conditional=false", seaweed.settings())
+        return store_from_url(seaweed.url(s3_bucket, s3_prefix) + "&conditional=false", s3(seaweed.settings()))
 
 
 class _NoConditionalClient:
@@ -63,8 +69,8 @@ def test_falls_back_when_the_server_lacks_conditional_put(seaweed, s3_bucket, s3
 
 
 def test_prefixes_are_separate(seaweed, s3_bucket, s3_prefix):
-    a = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-a"), seaweed.settings())
-    b = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-b/deeper"), seaweed.settings())
+    a = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-a"), s3(seaweed.settings()))
+    b = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-b/deeper"), s3(seaweed.settings()))
     a.put("x", b"a")
     b.put("x", b"b")
     assert list(a.keys()) == ["x"] and list(b.keys()) == ["x"]
@@ -75,14 +81,14 @@ def test_prefixes_are_separate(seaweed, s3_bucket, s3_prefix):
 
 
 def test_objects_carry_their_sha256(seaweed, s3_bucket, s3_prefix):
-    store = S3Store.from_url(seaweed.url(s3_bucket, s3_prefix), seaweed.settings())
+    store = S3Store.from_url(seaweed.url(s3_bucket, s3_prefix), s3(seaweed.settings()))
     store.put("k", b"hello")
     head = seaweed.client().head_object(Bucket=s3_bucket, Key=f"{s3_prefix}/k")
     assert head["Metadata"]["sha256"] == "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
 
 def test_wrong_credentials_are_refused(seaweed, s3_bucket, s3_prefix):
-    store = store_from_url(seaweed.url(s3_bucket, s3_prefix), {**seaweed.settings(), "archive.s3.secret_access_key": "wrong"})
+    store = store_from_url(seaweed.url(s3_bucket, s3_prefix), s3({**seaweed.settings(), "archive.s3.secret_access_key": "wrong"}))
     with pytest.raises(StoreError) as info:
         store.put("k", b"x")
     assert isinstance(info.value, OSError)
@@ -99,7 +105,7 @@ def test_unreachable_server_is_an_os_error(tmp_path):
 
 
 def test_ensure_bucket(seaweed):
-    store = S3Store.from_url(seaweed.url("created-by-store"), seaweed.settings())
+    store = S3Store.from_url(seaweed.url("created-by-store"), s3(seaweed.settings()))
     store.ensure_bucket()
     store.ensure_bucket()
     assert store.put("k", b"v") is True
@@ -107,7 +113,7 @@ def test_ensure_bucket(seaweed):
 
 def test_url_parsing_without_a_server(monkeypatch):
     store = S3Store.from_url("s3://bucket/some/prefix/?endpoint=http://127.0.0.1:8333&region=cn-north-1",
-                             {"archive.s3.access_key_id": "id", "archive.s3.secret_access_key": "secret"})
+                             s3({"archive.s3.access_key_id": "id", "archive.s3.secret_access_key": "secret"}))
     assert (store.bucket, store.prefix, store.endpoint_url, store.region) == (
         "bucket", "some/prefix/", "http://127.0.0.1:8333", "cn-north-1")
     assert store.url == "s3://bucket/some/prefix?endpoint=http://127.0.0.1:8333&region=cn-north-1"
@@ -125,7 +131,9 @@ def test_url_parsing_without_a_server(monkeypatch):
 
 def test_credentials_from_env():
     env = {"ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "s", "OTHER": "x"}
-    assert credentials_from_env(env) == {"archive.s3.access_key_id": "id", "archive.s3.secret_access_key": "s"}
+    assert load({}, env).archive.s3 == S3Settings(access_key_id="id", secret_access_key="s")
+    # a credential in the ini file wins over the variable
+    assert load({"archive.s3.access_key_id": "ini"}, env).archive.s3.access_key_id == "ini"
 
 
 def test_store_from_url(tmp_path):

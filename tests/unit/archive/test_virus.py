@@ -84,10 +84,12 @@ def test_clamav_not_installed_is_not_performed():
 
 
 def test_settings(tmp_path):
-    scanner = scanner_from_settings({"archive.clamav_database": str(tmp_path / "x.ndb")})
+    from invoice_archive.settings import load
+
+    scanner = scanner_from_settings(load({"archive.clamav_database": str(tmp_path / "x.ndb")}, {}).archive.clamav)
     assert scanner.database == tmp_path / "x.ndb" and scanner.executable == "clamscan"
-    daemon = scanner_from_settings({"archive.clamav_daemon": "true"})
-    assert daemon.executable == "clamdscan" and daemon.database is None
+    daemon = scanner_from_settings(load({"archive.clamav_daemon": "true"}, {}).archive.clamav)
+    assert daemon.executable == "clamdscan" and daemon.database is None and daemon.timeout == 600
 
 
 def test_output_parser():

@@ -59,13 +59,20 @@ def test_key_of_the_wrong_algorithm_is_refused():
 
 
 def test_settings_choose_the_algorithm_and_refuse_a_missing_key(tmp_path):
+    from invoice_archive.settings import SettingsError, load
+
+    def bundle(**settings):
+        return load({f"bundle.{k}": v for k, v in settings.items()}, environ={}).bundle
+
     key = tmp_path / "k.pem"
     with pytest.raises(SigningKeyError):
-        signer_from_settings({"bundle.signing_algorithm": "sm2-sm3", "bundle.signing_key": str(key)})
-    signer = signer_from_settings({"bundle.signing_algorithm": "sm2-sm3", "bundle.signing_key": str(key),
-                                   "bundle.signing_key_generate": "true"})
+        signer_from_settings(bundle(signing_algorithm="sm2-sm3", signing_key=str(key)))
+    signer = signer_from_settings(bundle(signing_algorithm="sm2-sm3", signing_key=str(key),
+                                         signing_key_generate="true"))
     assert signer.algorithm == "sm2-sm3" and key.exists()
     with pytest.raises(SigningKeyError):
-        signer_from_settings({"bundle.signing_algorithm": "ed25519", "bundle.signing_key": str(key)})
+        signer_from_settings(bundle(signing_algorithm="ed25519", signing_key=str(key)))
     with pytest.raises(SigningKeyError):
-        signer_from_settings({"bundle.signing_algorithm": "rsa", "bundle.signing_key": str(key)})
+        signer_from_settings(bundle(signing_algorithm="ed25519"))
+    with pytest.raises(SettingsError, match="bundle.signing_algorithm / BUNDLE_SIGNING_ALGORITHM"):
+        bundle(signing_algorithm="rsa", signing_key=str(key))

@@ -9,12 +9,8 @@ from invoice_archive.posting.drafting import (
     AccountMapping, ClaimForPosting, InvoiceForPosting, MappingError, business_date, draft_voucher, external_ref,
 )
 
-SETTINGS = {
-    "posting.account.expense.default": "6602",
-    "posting.account.expense.travel": "6602.03",
-    "posting.account.input_vat": "2221.01.01",
-    "posting.account.credit": "2241.01",
-}
+MAPPING = AccountMapping(book="001", voucher_word="记", expense={"default": "6602", "travel": "6602.03"},
+                         input_vat="2221.01.01", credit="2241.01")
 
 
 def claim(*invoices: InvoiceForPosting, category: str = "travel") -> ClaimForPosting:
@@ -28,8 +24,7 @@ SPECIAL = InvoiceForPosting("vat_e_special", Decimal("24519.05"), Decimal("735.5
 
 
 def test_normal_invoices_are_expensed_at_their_total():
-    v = draft_voucher(claim(NORMAL), AccountMapping.from_settings(SETTINGS), ref="IA-1", date=dt.date(2024, 7, 1),
-                      preparer="x")
+    v = draft_voucher(claim(NORMAL), MAPPING, ref="IA-1", date=dt.date(2024, 7, 1), preparer="x")
     assert [(e.account_code, e.debit, e.credit) for e in v.entries] == [
         ("6602.03", Decimal("1060.00"), Decimal("0.00")), ("2241.01", Decimal("0.00"), Decimal("1060.00"))]
     assert v.is_balanced and v.problems() == []
@@ -38,7 +33,7 @@ def test_normal_invoices_are_expensed_at_their_total():
 
 
 def test_special_vat_splits_input_vat_and_balances_to_the_cent():
-    v = draft_voucher(claim(SPECIAL, NORMAL, category="office"), AccountMapping.from_settings(SETTINGS),
+    v = draft_voucher(claim(SPECIAL, NORMAL, category="office"), MAPPING,
                       ref="IA-1", date=dt.date(2024, 7, 1), preparer="x")
     lines = [(e.account_code, e.debit, e.credit) for e in v.entries]
     assert lines == [("6602", Decimal("25579.05"), Decimal("0.00")),
@@ -48,8 +43,10 @@ def test_special_vat_splits_input_vat_and_balances_to_the_cent():
 
 
 def test_incomplete_mapping_is_refused():
-    with pytest.raises(MappingError):
-        AccountMapping.from_settings({"posting.account.input_vat": "2221"})
+    with pytest.raises(MappingError, match="posting.account.expense.default"):
+        AccountMapping(book="001", voucher_word="记", expense={}, input_vat="2221", credit="2241")
+    with pytest.raises(MappingError, match="posting.account.credit"):
+        AccountMapping(book="001", voucher_word="记", expense={"default": "6602"}, input_vat="2221", credit=" ")
 
 
 def test_reference_is_deterministic_and_dates_are_china_dates():

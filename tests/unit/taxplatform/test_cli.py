@@ -13,7 +13,7 @@ from pathlib import Path
 
 from invoice_archive_adapters.testing.fakes import taxplatform_cli as cli
 from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
-from invoice_archive.taxplatform import CST, CheckQuery, CheckStatus
+from invoice_archive.ports.taxplatform import CST, CheckQuery, CheckStatus
 
 PROJECT = Path(__file__).resolve().parents[3]
 NOW = dt.datetime(2024, 8, 1, 9, 0, tzinfo=CST)

@@ -14,7 +14,7 @@ from invoice_archive_adapters.testing.fakes.taxplatform import FakeTaxPlatform
 from invoice_archive_adapters.taxplatform.http import HttpTaxPlatform
 from invoice_archive.formats import read_invoice
 from invoice_archive.synth.xml import SynthInvoice, build_xml_invoice
-from invoice_archive.taxplatform import (
+from invoice_archive.ports.taxplatform import (
     CST,
     CheckQuery,
     CheckStatus,

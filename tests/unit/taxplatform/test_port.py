@@ -8,21 +8,11 @@ import pytest
 
 from invoice_archive.formats import read_invoice
 from invoice_archive.synth.xml import SynthInvoice, build_xml_invoice
-from invoice_archive.taxplatform import (
-    CST,
-    CheckBudget,
-    CheckQuery,
-    CheckResult,
-    CheckStatus,
-    PostingAck,
-    PostingPurpose,
-    PostingState,
-    PostingStatus,
-    TaxPlatformError,
-    not_checkable_online,
-    posting_codes_from_settings,
-    posting_idempotency_key,
+from invoice_archive.ports.taxplatform import (
+    CST, CheckQuery, CheckResult, CheckStatus, PostingAck, PostingPurpose, PostingState, PostingStatus,
+    TaxPlatformError, posting_codes_from_settings, posting_idempotency_key,
 )
+from invoice_archive.rules.tax_checks import CheckBudget, not_checkable_online
 
 NOW = dt.datetime(2024, 8, 1, 9, 0, tzinfo=CST)
 

@@ -39,12 +39,13 @@ class TestPolicy:
             ReimbursementPolicy(frozenset(bad))
 
     def test_from_settings(self):
-        p = ReimbursementPolicy.from_settings({
-            "verification.allowed_verdicts": "valid, valid_with_warning",
-            "verification.unsigned_requires_tax_check": "false"})
+        from invoice_archive.settings import load
+
+        p = load({"verification.allowed_verdicts": "valid, valid_with_warning",
+                  "verification.unsigned_requires_tax_check": "false"}, environ={}).verification.reimbursement
         assert p.allowed_verdicts == {"valid", "valid_with_warning"}
         assert p.unsigned_requires_tax_check is False
-        assert ReimbursementPolicy.from_settings({}) == ReimbursementPolicy()
+        assert load({}, environ={}).verification.reimbursement == ReimbursementPolicy()
 
 
 class TestXml:

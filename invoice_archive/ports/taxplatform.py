@@ -13,7 +13,9 @@ Check outcomes (:class:`CheckStatus`):
 ``red_reversed``          红冲: fully or partly reversed by a red invoice;
 ``not_found``             查无此票: the query data do not match any invoice;
 ``not_checkable_online``  older than the platform's window: decided locally,
-                          before calling, and never a failure;
+                          before calling, and never a failure (the policy,
+                          with the 5-checks-a-day budget, is in
+                          ``invoice_archive/rules/tax_checks.py``);
 ``unavailable``           the platform did not answer (timeout, 5xx, busy):
                           ``retryable``; check again later.
 
@@ -30,7 +32,7 @@ import datetime as dt
 import enum
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -44,7 +46,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: China Standard Time (no daylight saving): the platform's days start at midnight here
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
 CENT = Decimal("0.01")
-DEFAULT_MAX_AGE_DAYS = 365  # docs/tax-platform.md ("none for invoices older than a year"): configurable
 IDEMPOTENCY_KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{7,127}$")
 _PERIOD_RE = re.compile(r"^(\d{4})(0[1-9]|1[0-2])$")
 
@@ -298,110 +299,6 @@ class CheckResult:
             "error_code": self.error_code,
             "raw": _json(self.raw),
         }
-
-
-def online_check_cutoff(today: dt.date, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> dt.date:
-    """The oldest issue date the platform still checks online on ``today``."""
-    return today - dt.timedelta(days=max_age_days)
-
-
-def not_checkable_online(query: CheckQuery, now: dt.datetime, *, max_age_days: int = DEFAULT_MAX_AGE_DAYS,
-                         source: str = "local") -> CheckResult | None:
-    """The local verdict for an invoice older than the platform's window, else None.
-
-    Decided before any call; the result is ``not_checkable_online``, never a
-    failure: the invoice's authenticity then rests on its signature and the file.
-    """
-    today = _aware(now, "now").astimezone(CST).date()
-    cutoff = online_check_cutoff(today, max_age_days)
-    if query.issue_date >= cutoff:
-        return None
-    return CheckResult(
-        status=CheckStatus.NOT_CHECKABLE_ONLINE,
-        business_key=query.business_key,
-        checked_at=now,
-        source=source,
-        message=(f"发票开具于 {query.issue_date.isoformat()}，已超过在线查验期限（{max_age_days} 天，"
-                 f"{cutoff.isoformat()} 之前开具的发票平台不再受理），未在线查验。"
-                 "此非查验失败：请以发票电子签名和原件为准。"),
-        issue_date=query.issue_date,
-        raw={"max_age_days": max_age_days, "cutoff": cutoff.isoformat()},
-    )
-
-
-# -- how often (5 checks per invoice per day) ----------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BudgetDecision:
-    allowed: bool
-    remaining: int
-    next_allowed_at: dt.datetime | None  # None when allowed now
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"allowed": self.allowed, "remaining": self.remaining,
-                "next_allowed_at": _json(self.next_allowed_at), "message": self.message}
-
-
-@dataclass(frozen=True)
-class CheckBudget:
-    """At most ``limit`` checks of one invoice per day (the platform's rule, ~5).
-
-    Pure: the caller passes the timestamps of the earlier checks of *this*
-    invoice (aware datetimes). ``window`` is ``"calendar_day"`` (the count
-    resets at midnight China time, as the platform does) or ``"rolling"``
-    (any ``period`` long span, default 24 h).
-    """
-
-    limit: int = 5
-    window: str = "calendar_day"
-    period: dt.timedelta = dt.timedelta(days=1)
-    tz: dt.tzinfo = CST
-
-    def __post_init__(self) -> None:
-        if self.limit < 1:
-            raise ValueError("CheckBudget.limit must be at least 1")
-        if self.window not in ("calendar_day", "rolling"):
-            raise ValueError("CheckBudget.window must be 'calendar_day' or 'rolling'")
-
-    def _counted(self, earlier: Iterable[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
-        now = _aware(now, "now")
-        stamps = sorted(_aware(t, "earlier check time") for t in earlier)
-        if self.window == "calendar_day":
-            start = dt.datetime.combine(now.astimezone(self.tz).date(), dt.time(0), self.tz)
-        else:
-            start = now - self.period
-        return [t for t in stamps if start <= t <= now] if self.window == "calendar_day" else \
-            [t for t in stamps if start < t <= now]
-
-    def decide(self, earlier: Iterable[dt.datetime], now: dt.datetime) -> BudgetDecision:
-        counted = self._counted(earlier, now)
-        remaining = max(self.limit - len(counted), 0)
-        if remaining:
-            return BudgetDecision(True, remaining, None, f"今日还可查验 {remaining} 次。")
-        if self.window == "calendar_day":
-            local = now.astimezone(self.tz)
-            next_at = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(0), self.tz)
-        else:
-            # the oldest check that keeps the count at the limit must leave the window
-            next_at = counted[len(counted) - self.limit] + self.period
-        return BudgetDecision(
-            False, 0, next_at,
-            f"该发票今日已查验 {len(counted)} 次，达到平台上限 {self.limit} 次；"
-            f"请于 {next_at.astimezone(self.tz).strftime('%Y-%m-%d %H:%M')}（北京时间）之后再查验。",
-        )
-
-    def allowed(self, earlier: Iterable[dt.datetime], now: dt.datetime) -> bool:
-        return self.decide(earlier, now).allowed
-
-    def next_allowed(self, earlier: Iterable[dt.datetime], now: dt.datetime) -> dt.datetime:
-        """When a check may be made: ``now`` if allowed now."""
-        decision = self.decide(earlier, now)
-        return now if decision.allowed else decision.next_allowed_at  # type: ignore[return-value]
-
-    def remaining(self, earlier: Iterable[dt.datetime], now: dt.datetime) -> int:
-        return self.decide(earlier, now).remaining
 
 
 # -- posting status (入账标识) --------------------------------------------------------------

@@ -356,9 +356,19 @@ class IAccountingSystem(Interface):
         carrying ``external_ref`` (idempotent like ``post``)."""
 
 
+class IVoucherReportParser(Interface):
+    """Reads an accounting system's report of a posted voucher (the inbound wire
+    format, e.g. invoice_archive_adapters.generic_json:parse_voucher_report)."""
+
+    def __call__(payload: dict) -> object:  # noqa: N805
+        """A VoucherReport (claim_number, voucher_word, voucher_number, fiscal_year,
+        period, date, external_ref, prepared_by, reviewed_by, posted_by, entries);
+        raises an error carrying .code and .message when the payload is malformed."""
+
+
 __all__ = [
     "AccountingError", "CheckResult", "DraftEntry", "DraftVoucher", "EXTERNAL_REF_RE",
-    "IAccountingSystem", "Outcome", "PostResult", "RemoteStatus", "RemoteVoucher",
+    "IAccountingSystem", "IVoucherReportParser", "Outcome", "PostResult", "RemoteStatus", "RemoteVoucher",
     "ReportEntry", "VoucherReport", "post_unless_exists",
 ]
 
