@@ -1,4 +1,4 @@
-"""Auditors' search latency at scale on PostgreSQL (issue 8).
+"""Auditors' search latency at scale on PostgreSQL (the auditors of docs/roles.md).
 
 Builds a fresh database with the migrations, loads N invoices (default
 1,000,000; two per claim and voucher, about 60 % of vouchers archived) with

@@ -28,6 +28,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -223,7 +224,7 @@ def _open(zip_bytes: bytes, checks: _Checks) -> dict[str, bytes] | None:
         try:
             with zf.open(info) as fh:
                 data = fh.read(MAX_MEMBER_BYTES + 1)
-        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, OSError, ValueError, NotImplementedError) as exc:
             problems.append(f"条目 {name} 无法解压: {exc}")
             continue
         total += len(data)

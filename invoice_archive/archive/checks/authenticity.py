@@ -6,7 +6,7 @@ metadata is accurate (the 档号 is well-formed and not used twice, file names
 and sizes agree with what the metadata describes), and the archival
 information package itself is regular (说明文件和目录文件, directory structure)
 and unchanged between packaging and archiving. The 档号 format is the one
-DA/T 94-2022 §8.7 gives for accounting records:
+DA/T 94-2022 8.7 (docs/archival-codes.md) gives for accounting records:
 ``[全宗号-]类别号-案卷号-件号``.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, Outcome, check, outcome
 
 PROPERTY = AUTHENTICITY
 
-# DA/T 94 §8.7: [全宗号-]类别号-案卷号-件号; class code parts upper-case letters/digits joined by "·"
+# DA/T 94 8.7 (docs/archival-codes.md): [全宗号-]类别号-案卷号-件号; class code parts upper-case letters/digits joined by "·"
 CODE_RE = re.compile(r"^(?:(?P<fonds>[A-Z0-9]+)-)?(?P<cls>[A-Z0-9]+(?:·[A-Z0-9]+)*)-(?P<volume>\d{4})-(?P<item>\d{4})$")
 
 

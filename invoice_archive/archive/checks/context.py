@@ -37,6 +37,7 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -69,7 +70,7 @@ def _decode_path(path: str) -> str:
 
 
 def _parse_manifest(text: str, algorithm: str) -> tuple[dict[str, str], list[str]]:
-    """RFC 8493 §2.1.3 manifest -> (path -> digest, problems)."""
+    """RFC 8493 2.1.3 manifest (docs/standards.md) -> (path -> digest, problems)."""
     entries: dict[str, str] = {}
     problems = []
     want = _DIGEST_LEN.get(algorithm)
@@ -173,7 +174,7 @@ def open_package(raw: bytes, expected: Mapping[str, Any], scanner: VirusScanner 
         pkg.infos[rel] = info
         try:
             pkg.members[rel] = zf.read(info)
-        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, ValueError, OSError, EOFError) as exc:
             pkg.unreadable[rel] = str(exc)[:200]
     if len(tops) != 1:
         pkg.structure.append(f"包的顶层应为且仅为一个文件夹，实际为：{', '.join(sorted(tops)) or '无'}")

@@ -5,7 +5,7 @@ with what was declared (件数, 字节数, 文件数量), every metadata element
 present and every mandatory one filled in, the numbering (件号) within a
 class/volume is continuous, and the content and its attachments still carry
 their fixity information. The metadata elements are those of DA/T 94-2022
-Appendix A for an accounting record, and DA/T 94-2022 §8.4 puts the 记账凭证
+Appendix A for an accounting record, and DA/T 94-2022 8.4 (docs/standards.md) puts the 记账凭证
 first within each 件.
 """
 from __future__ import annotations

@@ -67,3 +67,20 @@ def test_an_unopenable_package_still_reports_every_check():
     assert [c.code for c in report.checks] == list(CHECKS)
     assert report.result("GD-1-13").result == checks.FAIL
     assert report.result("GD-1-1").result == checks.NOT_PERFORMED
+
+
+def test_a_package_whose_compressed_data_is_damaged_fails_its_checks_without_crashing():
+    """A byte changed inside a deflated member (not in any header) makes zlib
+    refuse it: the member is unreadable, the package fails, nothing raises."""
+    import io
+    import zipfile
+
+    bag, expected = make_bag()
+    with zipfile.ZipFile(io.BytesIO(bag)) as zf:
+        info = max((i for i in zf.infolist() if i.compress_type == zipfile.ZIP_DEFLATED), key=lambda i: i.compress_size)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = bytearray(bag)
+    damaged[start + 2:start + 12] = bytes(b ^ 0xFF for b in damaged[start + 2:start + 12])
+    report = checks.check_package(bytes(damaged), expected, scanner=CleanScanner())
+    assert not report.passed
+    assert [c.code for c in report.checks] == list(CHECKS)

@@ -214,6 +214,18 @@ def test_recorded_verdict_differs_from_reverification(signed_ofd, signer):
     assert bad and "不一致" in bad[0].detail
 
 
+def test_damaged_compressed_data_is_a_failed_check_not_a_crash(bundle, signer):
+    """A byte changed inside a deflated member (headers intact): zlib refuses the
+    member; the verifier reports it instead of raising."""
+    with zipfile.ZipFile(io.BytesIO(bundle)) as zf:
+        info = max((i for i in zf.infolist() if i.compress_type == zipfile.ZIP_DEFLATED), key=lambda i: i.compress_size)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    damaged = bytearray(bundle)
+    damaged[start + 2:start + 12] = bytes(b ^ 0xFF for b in damaged[start + 2:start + 12])
+    report = verify_bundle(bytes(damaged), signer.public_key_pem())
+    assert report.status == "fail"
+
+
 def test_not_a_zip_and_missing_manifest(signer, bundle):
     assert verify_bundle(b"garbage").failed_codes() == {"bundle_readable"}
     m = members_of(bundle)
