@@ -10,13 +10,14 @@ to the audit log by the services, as over the API.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from pyramid.csrf import CookieCSRFStoragePolicy, new_csrf_token
 from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
-from pyramid.view import exception_view_config, forbidden_view_config, view_config
+from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
 from sqlalchemy import select
 
 from invoice_archive.errors import DomainError
@@ -26,6 +27,8 @@ from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.bundles import BundleService, signer_from_registry
 from invoice_archive.services.search import SearchService
 from invoice_archive.views.search import attachment, bundle_filename, search_query
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/audit"
 T = "invoice_archive:templates/"
@@ -45,6 +48,10 @@ def _page(request: Any, **values: Any) -> dict[str, Any]:
     request.response.headers["Cache-Control"] = "no-store"
     request.response.headers["X-Content-Type-Options"] = "nosniff"
     values.setdefault("who", request.identity)
+    values.setdefault("status_labels", STATUS_LABELS)   # every page, error pages too, renders the search form
+    values.setdefault("form", {})
+    values.setdefault("page", None)
+    values.setdefault("signin", False)
     return values
 
 
@@ -171,6 +178,19 @@ def web_bad_csrf(exc: Any, request: Any) -> Any:
 def web_domain_error(exc: DomainError, request: Any) -> Any:
     request.response.status_int = exc.status
     return _page(request, signin=False, form={}, page=None, error=exc.message)
+
+
+@notfound_view_config(path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+def web_not_found(exc: Any, request: Any) -> Any:
+    request.response.status_int = 404
+    return _page(request, signin=request.identity is None, error=f"页面 {request.path} 不存在。")
+
+
+@exception_view_config(Exception, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+def web_internal_error(exc: Exception, request: Any) -> Any:
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    request.response.status_int = 500
+    return _page(request, signin=False, error="服务内部错误，操作未完成，数据未作更改。请稍后重试或联系管理员。")
 
 
 def includeme(config: Any) -> None:

@@ -109,3 +109,14 @@ def test_the_archived_item_downloads_as_package_and_eep(service, archived_vouche
                                                    headers=service.headers("王审计")).json["items"]
                if e["actor"] == "王审计"]
     assert "archive.downloaded" in actions and "archive.eep_downloaded" in actions
+
+
+def test_missing_pages_and_refusals_are_pages_not_500s(service, archived_voucher):
+    """A signed-in auditor opening a voucher, item or page that does not exist gets
+    the site's own page with a 404, never a plain-text 500."""
+    _sign_in(service)
+    for path in ("/audit/vouchers/999999", "/audit/vouchers/999999/bundle", "/audit/items/999999/package",
+                 "/audit/no-such-page"):
+        r = service.app.get(path, expect_errors=True)
+        assert r.status_int == 404, (path, r.status)
+        assert r.content_type == "text/html" and "不存在" in r.text
