@@ -50,6 +50,8 @@ def includeme(config: Any) -> None:
     settings.setdefault("pyramid_openapi3.enable_response_validation", "false")
     config.add_renderer("json", json_renderer())
     config.add_tween("invoice_archive.views.upload_limit_tween_factory")
+    config.add_tween("invoice_archive.views.guard.input_guard_tween_factory",
+                     under="invoice_archive.views.upload_limit_tween_factory")   # sizes first
     config.include("pyramid_openapi3")
     for media_type in INVOICE_MEDIA_TYPES:
         config.pyramid_openapi3_add_deserializer(media_type, _raw_bytes)
