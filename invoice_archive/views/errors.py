@@ -6,6 +6,7 @@ from typing import Any
 
 from pyramid.httpexceptions import HTTPForbidden, HTTPMethodNotAllowed, HTTPNotFound
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from invoice_archive.errors import DomainError
 
@@ -67,6 +68,19 @@ def request_validation_error(exc: Any, request: Any) -> Any:
             details.append({"field": None, "problem": str(inner or e)})
     return error_response(request, 400, "validation_failed", "请求内容不符合接口规范，请检查字段。",
                           {"errors": details})
+
+
+@exception_view_config(OperationalError, renderer="json")
+@exception_view_config(DBAPIError, renderer="json")
+def database_unavailable(exc: Exception, request: Any) -> Any:
+    """The database did not answer (down, restarting, out of connections): the
+    request did nothing; trying again later is the remedy."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
+        return internal_error(exc, request)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    request.response.headers["Retry-After"] = "30"
+    return error_response(request, 503, "database_unavailable",
+                          "数据库暂时不可用，操作未完成，数据未作更改。请稍后重试。")
 
 
 @exception_view_config(Exception, renderer="json")

@@ -71,3 +71,19 @@ def test_servable_the_standard_pyramid_way(db_url, tmp_path, monkeypatch):
     app = webtest.TestApp(get_app(str(PROJECT / "development.ini"), "main"))
     assert app.get("/api/v1/health").json["status"] == "ok"
     app.get("/api/v1/invoices", status=401)
+
+
+def test_with_the_database_down_the_api_answers_503_in_its_own_shape(tmp_path):
+    """Nothing listens on the database's port: every API route says 503 with a
+    code and Retry-After, as /health does, never a plain-text 500."""
+    import webtest
+
+    from invoice_archive.config import configure
+
+    config = configure({"sqlalchemy.url": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+                        "archive.store_url": (tmp_path / "store").as_uri(), "here": str(tmp_path)})
+    app = webtest.TestApp(config.make_wsgi_app())
+    for path in ("/api/v1/invoices", "/api/v1/claims/1", "/api/v1/audit/events"):
+        r = app.get(path, headers={"Authorization": "Bearer ia_whatever"}, status=503)
+        assert r.json["error"]["code"] == "database_unavailable" and r.headers["Retry-After"]
+    assert app.get("/api/v1/health", status=503).json["error"]["code"] == "unavailable"
