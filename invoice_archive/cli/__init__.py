@@ -91,17 +91,34 @@ def cmd_org(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
-    from invoice_archive.services.admin import AdminError, create_token
+    import datetime as dt
+
+    from invoice_archive.services.admin import AdminError, create_token, list_tokens, revoke_token
 
     with _session(args) as db, db.begin():
         try:
-            token, row = create_token(db, org=args.org, role=args.role, name=args.name)
+            if args.action == "create":
+                if not (args.org and args.role):
+                    raise AdminError("arguments_missing", "token create needs --org and --role")
+                expires = dt.timedelta(days=args.expires_days) if args.expires_days else None
+                token, row = create_token(db, org=args.org, role=args.role, name=args.name, expires_in=expires)
+                until = f", expires {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else ""
+                print(f"token {row.id} ({row.prefix}) for {row.name} (role {row.role}, organisation "
+                      f"{row.org_id}{until}); shown once:", file=sys.stderr)
+                print(token)
+            elif args.action == "list":
+                for row in list_tokens(db, args.org):
+                    state = "revoked" if row.revoked_at else "active"
+                    expires = f"{row.expires_at:%Y-%m-%d}" if row.expires_at else "never"
+                    used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
+                    print(f"{row.id:>5} {row.prefix:<12} org {row.org_id:<4} {row.role:<18} {state:<8} "
+                          f"expires {expires:<10} last used {used:<16} {row.name}")
+            else:
+                row = revoke_token(db, args.token)
+                print(f"token {row.id} ({row.prefix}) of {row.name} revoked at {row.revoked_at:%Y-%m-%d %H:%M} UTC")
         except AdminError as exc:
             print(f"error: {exc.code}: {exc}", file=sys.stderr)
             return 2
-        print(f"token {row.id} for {row.name} (role {row.role}, organisation {row.org_id}); shown once:",
-              file=sys.stderr)
-        print(token)
     return 0
 
 
@@ -145,12 +162,13 @@ def build_parser() -> argparse.ArgumentParser:
     org.add_argument("--fonds", required=True, help="全宗号, e.g. Z001")
     org.set_defaults(func=cmd_org)
 
-    tok = sub.add_parser("token", help="API tokens")
-    tok.add_argument("action", choices=["create"])
-    tok.add_argument("--org", required=True, help="the organisation's tax ID, fonds code or id")
-    tok.add_argument("--role", required=True,
-                     choices=["finance", "approver", "accounting_system", "auditor", "archivist", "admin"])
-    tok.add_argument("--name", help="who holds the token (shown in the audit log)")
+    tok = sub.add_parser("token", help="API tokens: create, list, revoke")
+    tok.add_argument("action", choices=["create", "list", "revoke"])
+    tok.add_argument("token", nargs="?", help="revoke: the token's id or prefix (as token list shows it)")
+    tok.add_argument("--org", help="the organisation's tax ID, fonds code or id (create; list: filter)")
+    tok.add_argument("--role", choices=["finance", "approver", "accounting_system", "auditor", "archivist", "admin"])
+    tok.add_argument("--name", help="the person (or system) who holds the token; one person may hold several")
+    tok.add_argument("--expires-days", type=int, help="create: the token stops working after this many days")
     tok.set_defaults(func=cmd_token)
 
     demo = sub.add_parser("demo-setup", help="create the demo organisation and print one token per role")

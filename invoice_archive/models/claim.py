@@ -46,6 +46,7 @@ class Claim(Base):
     title: Mapped[str] = mapped_column(String(200))
     expense_category: Mapped[str] = mapped_column(String(40))
     claimant: Mapped[str] = mapped_column(String(100))
+    claimant_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)   # None: system
     status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.DRAFT)
     total: Mapped[Decimal] = mapped_column(Money)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -99,6 +100,7 @@ class ClaimSignoff(Base):
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
     step: Mapped[str] = mapped_column(String(8))
     actor: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     role: Mapped[str] = mapped_column(String(32))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     comment: Mapped[str | None] = mapped_column(Text)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import unicodedata
 
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -19,6 +20,13 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+def name_key(name: str) -> str:
+    """How a person's name is compared: NFKC (full-width and half-width alike),
+    spaces trimmed and collapsed, case folded. ``Finance-A001``, ``finance-A001 ``
+    and ``ｆｉｎａｎｃｅ-A001`` are one person."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+
+
 class Organisation(Base):
     __tablename__ = "organisations"
 
@@ -31,8 +39,28 @@ class Organisation(Base):
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="org")
 
 
+class Person(Base):
+    """Someone who acts in an organisation: a person (经办, 审核, 审批, 审计 ...) or
+    a system account (the accounting system's adapter). Segregation of duties
+    compares people, never the names written on tokens."""
+
+    __tablename__ = "people"
+    __table_args__ = (
+        UniqueConstraint("org_id", "name_key", name="uq_people_org_id_name_key"),
+        CheckConstraint("kind IN ('person','system')", name="kind_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    name_key: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(16), default="person")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ApiToken(Base):
-    """An API token: only its SHA-256 is stored; the token itself is shown once."""
+    """An API token: only its SHA-256 is stored; the token itself is shown once.
+    It belongs to a person and acts in one role; it may expire and be revoked."""
 
     __tablename__ = "api_tokens"
     __table_args__ = (
@@ -50,8 +78,12 @@ class ApiToken(Base):
     prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     org: Mapped[Organisation] = relationship(back_populates="tokens")
+    person: Mapped[Person] = relationship()
 
 
 class Sequence(Base):

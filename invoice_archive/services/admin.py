@@ -1,10 +1,13 @@
-"""Administration: organisations, tokens and the demo set-up (used by the CLI)."""
+"""Administration: organisations, people, tokens and the demo set-up (used by the CLI)."""
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from invoice_archive.models import ApiToken, Organisation, Role
+from invoice_archive.db import utcnow
+from invoice_archive.models import ApiToken, Organisation, Person, Role, name_key
 from invoice_archive.security import new_token
 
 DEMO_ORG = {"name": "演示科技有限公司", "tax_id": "91110000DEMO00001X", "fonds_code": "Z001"}
@@ -34,16 +37,57 @@ def find_org(db: Session, ref: str) -> Organisation | None:
     return db.execute(select(Organisation).where(or_(*clauses))).scalars().first()
 
 
-def create_token(db: Session, *, org: str, role: str, name: str | None = None) -> tuple[str, ApiToken]:
+def person(db: Session, org_id: int, name: str, *, kind: str = "person") -> Person:
+    """The organisation's person (or system account) of that name, created once:
+    names are compared by their normalised key (models/org.py name_key)."""
+    key = name_key(name)
+    if not key:
+        raise AdminError("name_required", "a person needs a name")
+    found = db.execute(select(Person).where(Person.org_id == org_id, Person.name_key == key)).scalar_one_or_none()
+    if found is None:
+        found = Person(org_id=org_id, name=" ".join(name.split()), name_key=key, kind=kind)
+        db.add(found)
+        db.flush()
+    return found
+
+
+def create_token(db: Session, *, org: str, role: str, name: str | None = None,
+                 expires_in: dt.timedelta | None = None) -> tuple[str, ApiToken]:
     found = find_org(db, org)
     if found is None:
         raise AdminError("org_not_found", f"organisation {org} not found (give its tax ID, fonds code or id)")
+    holder = person(db, found.id, name or f"{role}@{found.fonds_code}",
+                    kind="system" if role == Role.ACCOUNTING_SYSTEM else "person")
     token, digest = new_token()
-    row = ApiToken(org_id=found.id, name=name or f"{role}@{found.fonds_code}", role=Role(role),
-                   token_hash=digest, prefix=token[:10])
+    row = ApiToken(org_id=found.id, name=holder.name, role=Role(role), token_hash=digest, prefix=token[:10],
+                   person_id=holder.id, expires_at=utcnow() + expires_in if expires_in else None)
     db.add(row)
     db.flush()
     return token, row
+
+
+def list_tokens(db: Session, org: str | None = None) -> list[ApiToken]:
+    stmt = select(ApiToken).order_by(ApiToken.id)
+    if org:
+        found = find_org(db, org)
+        if found is None:
+            raise AdminError("org_not_found", f"organisation {org} not found")
+        stmt = stmt.where(ApiToken.org_id == found.id)
+    return list(db.execute(stmt).scalars())
+
+
+def revoke_token(db: Session, ref: str) -> ApiToken:
+    """Revoke a token by its id or its shown prefix (``ia_xxxxxxx``): refused from
+    the next request on, everywhere (API and the auditors' pages)."""
+    clauses = [ApiToken.prefix == ref]
+    if ref.isdigit():
+        clauses.append(ApiToken.id == int(ref))
+    rows = list(db.execute(select(ApiToken).where(or_(*clauses))).scalars())
+    if len(rows) != 1:
+        raise AdminError("token_not_found", f"no single token matches {ref!r} (give its id or prefix)")
+    if rows[0].revoked_at is None:
+        rows[0].revoked_at = utcnow()
+    return rows[0]
 
 
 def demo_setup(db: Session) -> dict[str, str]:

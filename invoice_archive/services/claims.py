@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from invoice_archive.db import utcnow
 from invoice_archive.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from invoice_archive.models import (
-    Claim, ClaimInvoice, ClaimSignoff, ClaimStatus, Invoice, InvoiceStatus, Organisation, Voucher,
+    Claim, ClaimInvoice, ClaimSignoff, ClaimStatus, Invoice, InvoiceStatus, Organisation, Voucher, name_key,
 )
 from invoice_archive.formats import read_invoice
 from invoice_archive.ports import IArchiveStore
@@ -34,7 +34,8 @@ STATUS_ZH = {
 class ClaimService:
     def __init__(self, db: Session, audit: AuditLog, *, org_id: int, actor: str, role: str,
                  reimbursable_verdicts: frozenset[str], push_posting: bool = False, store: Any = None,
-                 policy: CompliancePolicy = CompliancePolicy()) -> None:
+                 policy: CompliancePolicy = CompliancePolicy(), person_id: int | None = None) -> None:
+        self.person_id = person_id   # who acts: segregation of duties compares people
         self.db = db
         self.store = store
         self.policy = policy
@@ -50,7 +51,7 @@ class ClaimService:
         settings = request.registry.app_settings
         ident = request.identity
         return cls(request.db, AuditLog.for_request(request), org_id=ident.org_id, actor=ident.name,
-                   role=ident.role, reimbursable_verdicts=settings.verification.reimbursable_verdicts,
+                   person_id=ident.person_id, role=ident.role, reimbursable_verdicts=settings.verification.reimbursable_verdicts,
                    push_posting=bool(settings.accounting.backend), store=request.find_service(IArchiveStore),
                    policy=request.registry["compliance.policy"])
 
@@ -122,7 +123,7 @@ class ClaimService:
         number = f"BX-{year}-{next_value(self.db, self.org_id, f'claim:{year}'):04d}"
         total = sum((invoices[i].total or Decimal("0") for i in ids), Decimal("0.00"))
         claim = Claim(org_id=self.org_id, number=number, title=title, expense_category=expense_category,
-                      claimant=self.actor, status=ClaimStatus.DRAFT, total=total)
+                      claimant=self.actor, claimant_id=self.person_id, status=ClaimStatus.DRAFT, total=total)
         self.db.add(claim)
         self.db.flush()
         try:
@@ -175,31 +176,39 @@ class ClaimService:
                 f"报销单 {claim.number} 当前状态为「{STATUS_ZH[claim.status]}」，不能{verb}。",
                 code="claim_state_conflict", detail={"status": claim.status, "action": verb})
         claim.status = to
-        self.db.add(ClaimSignoff(claim_id=claim.id, step=step, actor=self.actor, role=self.role, comment=comment))
+        self.db.add(ClaimSignoff(claim_id=claim.id, step=step, actor=self.actor, person_id=self.person_id,
+                                 role=self.role, comment=comment))
         self.db.flush()
         self.audit.record(f"claim.{to}", "claim", claim.number, step=step, comment=comment)
         return claim
 
-    def _signed_by(self, claim: Claim, step: str) -> set[str]:
-        return {s.actor for s in claim.signoffs if s.step == step}
+    def _is_me(self, person_id: int | None, name: str) -> bool:
+        """Whether a recorded person is the caller: by person where both are known,
+        else by normalised name (never by the raw string)."""
+        if person_id is not None and self.person_id is not None:
+            return person_id == self.person_id
+        return name_key(name) == name_key(self.actor)
+
+    def _signed(self, claim: Claim, step: str) -> bool:
+        return any(self._is_me(s.person_id, s.actor) for s in claim.signoffs if s.step == step)
 
     def submit(self, claim_id: int, comment: str | None = None) -> Claim:
         claim = self.get(claim_id, for_update=True)
-        if claim.claimant != self.actor:
+        if not self._is_me(claim.claimant_id, claim.claimant):
             raise Forbidden(f"报销单 {claim.number} 只能由报销人 {claim.claimant} 提交。", code="not_claimant")
         return self._transition(claim, allowed={ClaimStatus.DRAFT}, to=ClaimStatus.SUBMITTED,
                                 step="经办", comment=comment, verb="提交")
 
     def review(self, claim_id: int, comment: str | None = None) -> Claim:
         claim = self.get(claim_id, for_update=True)
-        if self.actor == claim.claimant:
+        if self._is_me(claim.claimant_id, claim.claimant):
             raise Forbidden("报销人不能审核自己的报销单（不相容职务分离）。", code="segregation_of_duties")
         return self._transition(claim, allowed={ClaimStatus.SUBMITTED}, to=ClaimStatus.REVIEWED,
                                 step="审核", comment=comment, verb="审核")
 
     def approve(self, claim_id: int, comment: str | None = None) -> Claim:
         claim = self.get(claim_id, for_update=True)
-        if self.actor == claim.claimant or self.actor in self._signed_by(claim, "审核"):
+        if self._is_me(claim.claimant_id, claim.claimant) or self._signed(claim, "审核"):
             raise Forbidden("审批人不能是报销人或审核人（不相容职务分离）。", code="segregation_of_duties")
         claim = self._transition(claim, allowed={ClaimStatus.REVIEWED}, to=ClaimStatus.APPROVED,
                                  step="审批", comment=comment, verb="审批")

@@ -18,11 +18,9 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
-from sqlalchemy import select
 
 from invoice_archive.errors import DomainError
-from invoice_archive.models import ApiToken
-from invoice_archive.security import ROLE_PERMISSIONS, WEB_COOKIE, Permissions as P, hash_token
+from invoice_archive.security import ROLE_PERMISSIONS, WEB_COOKIE, Permissions as P, live_token
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.bundles import BundleService, signer_from_registry
 from invoice_archive.services.search import SearchService
@@ -98,12 +96,10 @@ def _page_links(request: Any, params: dict[str, Any], page: Any) -> dict[str, st
              require_csrf=True, renderer=T + "search.jinja2")
 def login(request: Any) -> Any:
     token = (request.POST.get("token") or "").strip()
-    row = request.db.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token),
-                                                    ApiToken.revoked_at.is_(None))).scalar_one_or_none() \
-        if token else None
+    row = live_token(request.db, token)
     if row is None or P.SEARCH_READ not in ROLE_PERMISSIONS.get(row.role, frozenset()):
         request.response.status_int = 403 if row is not None else 401
-        msg = "令牌无效或已吊销。" if row is None else f"该令牌的角色（{row.role}）无权使用审计查询。"
+        msg = "令牌无效、已过期或已吊销。" if row is None else f"该令牌的角色（{row.role}）无权使用审计查询。"
         return _page(request, signin=True, error=msg, who=None)
     response = HTTPSeeOther(location=request.route_url("web.home"))
     response.set_cookie(WEB_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict",

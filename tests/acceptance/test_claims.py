@@ -84,3 +84,48 @@ def refused_as(ctx, code: str, label: str) -> None:
 @then(parsers.parse('报销单的签核记录依次为"{steps}"'))
 def trail(service, ctx, steps: str) -> None:
     assert "、".join(s["step"] for s in _claim(service, ctx)["signoffs"]) == steps
+
+
+# -- people, not token names ----------------------------------------------------------
+
+@given(parsers.parse('"{who}"另持一张审批人令牌，令牌上的名字写作"{spelling}"'))
+def second_token(service, ctx, who: str, spelling: str) -> None:
+    ctx["alias"] = spelling
+    service.add_person(spelling, "approver")
+
+
+@when("持该令牌审批该报销单")
+def approve_with_alias(service, ctx) -> None:
+    ctx["response"] = service.app.post_json(f"/api/v1/claims/{ctx['claim']['id']}/approve", {},
+                                            headers=service.headers(ctx["alias"]), status="*")
+
+
+@then(parsers.parse('该请求被拒绝，错误代码为"{code}"'))
+def refused_with(ctx, code: str) -> None:
+    resp = ctx["response"]
+    assert resp.status_int in (401, 403, 409), resp.text
+    assert resp.json["error"]["code"] == code
+
+
+@given(parsers.parse('审计人员"{who}"的令牌可以查询发票'))
+def token_works(service, ctx, who: str) -> None:
+    ctx["who"] = who
+    service.app.get("/api/v1/invoices", headers=service.headers(who))
+
+
+@when("管理员用命令行吊销该令牌")
+def revoke_by_cli(service, ctx, monkeypatch) -> None:
+    from invoice_archive.cli import main
+    from invoice_archive.db import session_factory
+    from invoice_archive.models import ApiToken
+
+    with session_factory(service.engine)() as db:
+        prefix = db.query(ApiToken).filter(ApiToken.name == ctx["who"]).one().prefix
+    monkeypatch.setenv("DATABASE_URL", service.db_url)
+    assert main(["token", "revoke", prefix]) == 0
+
+
+@then(parsers.parse('该令牌再查询发票时被拒绝，错误代码为"{code}"'))
+def refused_now(service, ctx, code: str) -> None:
+    ctx["response"] = service.app.get("/api/v1/invoices", headers=service.headers(ctx["who"]), status="*")
+    refused_with(ctx, code)

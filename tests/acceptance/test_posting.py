@@ -69,7 +69,7 @@ def claim_posted(rig, ctx, status: str) -> None:
     assert inv["status"] == "posted" and inv["voucher"]["id"] == claim["voucher"]["id"]
 
 
-@when(parsers.parse('经办人"{who}"以"{reason}"为由申请冲销该凭证'))
+@when(parsers.parse('会计"{who}"以"{reason}"为由申请冲销该凭证'))
 def ask_reversal(rig, ctx, who: str, reason: str) -> None:
     ctx["voucher_id"] = _claim(rig, ctx)["voucher"]["id"]
     rig.service.app.post_json(f"/api/v1/vouchers/{ctx['voucher_id']}/reverse", {"reason": reason},

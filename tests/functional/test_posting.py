@@ -103,7 +103,7 @@ def test_reversal_is_a_red_voucher(rig):
     rig.worker().run_once()
     voucher_id = get_claim(rig, claim["id"])["voucher"]["id"]
     rig.service.app.post_json(f"/api/v1/vouchers/{voucher_id}/reverse", {"reason": "发票开错，冲销"},
-                              headers=rig.service.headers("张经办"), status=202)
+                              headers=rig.service.headers("陈审批"), status=202)
     rig.worker().run_once()
     original = rig.service.app.get(f"/api/v1/vouchers/{voucher_id}", headers=rig.service.headers("王审计")).json
     red = rig.service.app.get(f"/api/v1/vouchers/{original['reversed_by_id']}",
@@ -115,7 +115,7 @@ def test_reversal_is_a_red_voucher(rig):
     assert len(rig.fake.vouchers) == 2
     # a second request is refused, not queued twice
     rig.service.app.post_json(f"/api/v1/vouchers/{voucher_id}/reverse", {"reason": "again"},
-                              headers=rig.service.headers("张经办"), status=409)
+                              headers=rig.service.headers("陈审批"), status=409)
 
 
 def test_sync_links_a_voucher_posted_over_there(rig):

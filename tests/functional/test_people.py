@@ -1,0 +1,85 @@
+"""People, not token names: segregation of duties compares people; tokens belong
+to a person, expire and can be revoked; each role does its job and no more."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import update
+
+from invoice_archive.db import session_factory, utcnow
+from invoice_archive.models import ApiToken
+from tests.support.invoices import synthetic_xml
+from tests.support.journey import post_invoice
+
+
+def _claim(service, who="张经办") -> dict:
+    inv = post_invoice(service, synthetic_xml(), "dzfp.xml").json
+    claim = service.app.post_json("/api/v1/claims", {"title": "差旅费", "expense_category": "travel",
+                                                     "invoice_ids": [inv["id"]]}, headers=service.headers(who)).json
+    service.app.post_json(f"/api/v1/claims/{claim['id']}/submit", {}, headers=service.headers(who))
+    return claim
+
+
+@pytest.mark.parametrize("alias", ["张经办 ", " 张经办", "张经办\u3000"])
+def test_the_claimant_under_another_spelling_of_the_name_cannot_review(service, alias):
+    """A second token whose name differs only in case, spaces or width is the same
+    person: it may not review that person's claim."""
+    claim = _claim(service)
+    service.add_person(alias, "approver")
+    r = service.app.post_json(f"/api/v1/claims/{claim['id']}/review", {}, headers=service.headers(alias),
+                              status=403)
+    assert r.json["error"]["code"] == "segregation_of_duties"
+
+
+def test_case_and_width_do_not_make_a_second_person(service):
+    service.add_person("Finance-A001", "finance")
+    claim = _claim(service, "Finance-A001")
+    for alias in ("finance-a001", "ＦＩＮＡＮＣＥ-A001 "):
+        service.add_person(alias, "approver")
+        r = service.app.post_json(f"/api/v1/claims/{claim['id']}/review", {}, headers=service.headers(alias),
+                                  status=403)
+        assert r.json["error"]["code"] == "segregation_of_duties"
+    service.app.post_json(f"/api/v1/claims/{claim['id']}/review", {}, headers=service.headers("李审核"))
+
+
+def test_a_revoked_token_is_refused_from_the_next_request_on(service, monkeypatch, capsys):
+    from invoice_archive.cli import main
+
+    service.app.get("/api/v1/invoices", headers=service.headers("王审计"))
+    with session_factory(service.engine)() as db:
+        row = db.query(ApiToken).filter(ApiToken.name == "王审计").one()
+        assert row.last_used_at is not None                       # recorded on use
+    monkeypatch.setenv("DATABASE_URL", service.db_url)
+    assert main(["token", "list"]) == 0
+    assert row.prefix in capsys.readouterr().out
+    assert main(["token", "revoke", row.prefix]) == 0
+    r = service.app.get("/api/v1/invoices", headers=service.headers("王审计"), status=401)
+    assert r.json["error"]["code"] == "unauthenticated"
+
+
+def test_an_expired_token_is_refused(service):
+    service.app.get("/api/v1/invoices", headers=service.headers("王审计"))
+    with session_factory(service.engine)() as db, db.begin():
+        db.execute(update(ApiToken).where(ApiToken.name == "王审计")
+                   .values(expires_at=utcnow() - dt.timedelta(seconds=1)))
+    service.app.get("/api/v1/invoices", headers=service.headers("王审计"), status=401)
+
+
+@pytest.mark.parametrize("who, method, path, body", [
+    ("总账系统", "POST", "/api/v1/claims", {"title": "t", "expense_category": "travel", "invoice_ids": [1]}),
+    ("总账系统", "POST", "/api/v1/invoices?filename=a.xml", None),
+    ("张经办", "POST", "/api/v1/vouchers/1/reverse", {"reason": "x"}),
+    ("管理员", "GET", "/api/v1/invoices", None),
+    ("管理员", "POST", "/api/v1/archive/runs", {"fiscal_year": 2024, "period": 7}),
+])
+def test_roles_do_their_job_and_no_more(service, who, method, path, body):
+    if who not in service.tokens:
+        service.add_person(who, "admin")
+    headers = service.headers(who)
+    if body is None and method == "POST":
+        r = service.app.post(path, synthetic_xml(), headers={**headers, "Content-Type": "application/xml"},
+                             expect_errors=True)
+    else:
+        r = service.app.request(path, method=method, json_body=body, headers=headers, expect_errors=True)
+    assert r.status_int == 403, (who, path, r.status)
