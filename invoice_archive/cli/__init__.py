@@ -122,6 +122,22 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_authz_matrix(args: argparse.Namespace) -> int:
+    """Print the authorization matrix (docs/authorization.md) of this configuration."""
+    import tempfile
+
+    from invoice_archive.config import configure
+    from invoice_archive.views.authz import markdown, matrix
+
+    with tempfile.TemporaryDirectory() as tmp:   # the routes and views need no real database or store
+        config = configure({"sqlalchemy.url": f"sqlite:///{tmp}/authz.sqlite",
+                            "archive.store_url": f"file://{tmp}/store", "here": tmp})
+        text = markdown(matrix(config))
+        config.registry["invoice_archive.engine"].dispose()
+    sys.stdout.write(text)
+    return 0
+
+
 def cmd_demo_setup(args: argparse.Namespace) -> int:
     from invoice_archive.services.admin import demo_setup
 
@@ -170,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--name", help="the person (or system) who holds the token; one person may hold several")
     tok.add_argument("--expires-days", type=int, help="create: the token stops working after this many days")
     tok.set_defaults(func=cmd_token)
+
+    authz = sub.add_parser("authz-matrix", help="print the route × role authorization matrix (Markdown)")
+    authz.set_defaults(func=cmd_authz_matrix)
 
     demo = sub.add_parser("demo-setup", help="create the demo organisation and print one token per role")
     demo.set_defaults(func=cmd_demo_setup)

@@ -130,10 +130,10 @@ class ArchiveService:
         from invoice_archive.archive.eep import build_eep
         from invoice_archive.services.bundles import SigningUnconfigured
 
+        item = self.get(item_id)   # a wrong id is a 404 whatever the configuration
         if signer is None:
             raise SigningUnconfigured("签名密钥未配置（bundle.signing_key），暂不能生成 DA/T 48 封装包，请联系管理员。",
                                       code="bundle_signing_unconfigured", status=503)
-        item = self.get(item_id)
         data = self._stored_package(item)
         org = self.db.get(Organisation, self.org_id)
         eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer)

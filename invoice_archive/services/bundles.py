@@ -169,10 +169,10 @@ class BundleService:
 
     # -- the bundle ------------------------------------------------------------------
     def voucher_bundle(self, voucher_id: int, *, via: str = "api") -> tuple[Voucher, bytes]:
+        voucher = self.voucher(voucher_id)   # a wrong id is a 404 whatever the configuration
         if self.signer is None:
             raise SigningUnconfigured("审计包签名密钥未配置（bundle.signing_key），暂不能生成审计包，请联系管理员。",
                                       code="bundle_signing_unconfigured", status=503)
-        voucher = self.voucher(voucher_id)
         invoices = self.invoices_of(voucher)
         item = self.archive_item(voucher)
         org = self.db.get(Organisation, self.org_id)
