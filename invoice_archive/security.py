@@ -18,14 +18,15 @@ from pyramid.request import Request
 from sqlalchemy import or_, select, update
 
 from invoice_archive.db import utcnow
-from invoice_archive.models import ApiToken, Role
+from invoice_archive.models import ApiToken, Role, WebSession
 
 _UNSET = object()
 
 TOKEN_PREFIX = "ia_"
 DENY_ALL = "__no_permission_declared__"
-#: the auditors' web sign-in cookie (HttpOnly, SameSite=Strict, path /audit): accepted on web.* routes only
-WEB_COOKIE = "ia_web_token"
+#: the auditors' web session cookie (HttpOnly, SameSite=Strict, path /audit): a server-side
+#: session's random id, never the API token; accepted on web.* routes only
+WEB_COOKIE = "ia_web_session"
 
 
 class Permissions(enum.StrEnum):
@@ -106,6 +107,35 @@ def live_token(db: Any, token: str) -> ApiToken | None:
         or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > utcnow()))).scalar_one_or_none()
 
 
+WEB_SESSION_HOURS = 8
+
+
+def start_web_session(db: Any, token_row: ApiToken) -> str:
+    """A new signed-in session for ``token_row``; returns the cookie value (shown
+    once: only its SHA-256 is stored)."""
+    sid = "ws_" + secrets.token_urlsafe(32)
+    expires = utcnow() + dt.timedelta(hours=WEB_SESSION_HOURS)
+    if token_row.expires_at is not None:
+        expires = min(expires, token_row.expires_at)
+    db.add(WebSession(session_hash=hash_token(sid), token_id=token_row.id, expires_at=expires))
+    return sid
+
+
+def end_web_session(db: Any, sid: str) -> None:
+    if sid.strip():
+        db.execute(update(WebSession).where(WebSession.session_hash == hash_token(sid.strip()),
+                                            WebSession.ended_at.is_(None)).values(ended_at=utcnow()))
+
+
+def _web_session_token(db: Any, sid: str) -> ApiToken | None:
+    """The live token behind a live session: a session ends with its token."""
+    now = utcnow()
+    return db.execute(select(ApiToken).join(WebSession, WebSession.token_id == ApiToken.id).where(
+        WebSession.session_hash == hash_token(sid.strip()), WebSession.ended_at.is_(None),
+        WebSession.expires_at > now, ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))).scalar_one_or_none()
+
+
 class SecurityPolicy:
     def identity(self, request: Request) -> Identity | None:
         """The caller, resolved once per request (Pyramid asks several times)."""
@@ -119,17 +149,16 @@ class SecurityPolicy:
     def _identity(self, request: Request) -> Identity | None:
         route = getattr(request, "matched_route", None)
         if route is not None and route.name.startswith("web."):
-            # the auditors' web pages take the sign-in cookie only; the API never does
-            token = request.cookies.get(WEB_COOKIE, "")
-            if not token.strip():
-                return None
+            # the auditors' web pages take the session cookie only; the API never does
+            sid = request.cookies.get(WEB_COOKIE, "")
+            row = _web_session_token(request.db, sid) if sid.strip() else None
         else:
             header = request.headers.get("Authorization", "")
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
+            row = live_token(request.db, token)
         now = utcnow()
-        row = live_token(request.db, token)
         if row is None:
             return None
         if row.last_used_at is None or row.last_used_at < now - LAST_USED_GRANULARITY:

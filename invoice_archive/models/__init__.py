@@ -5,13 +5,13 @@ from invoice_archive.models.audit import AuditChainHead, AuditEvent
 from invoice_archive.models.compliance import Alert, TaxCheck
 from invoice_archive.models.claim import Claim, ClaimInvoice, ClaimSignoff, ClaimStatus
 from invoice_archive.models.invoice import Invoice, InvoiceStatus
-from invoice_archive.models.org import ApiToken, Organisation, Person, Role, Sequence, name_key
+from invoice_archive.models.org import ApiToken, Organisation, Person, Role, Sequence, WebSession, name_key
 from invoice_archive.models.outbox import OutboxMessage, OutboxStatus, SyncState
 from invoice_archive.models.voucher import InvoiceVoucherLink, Voucher, VoucherEntry
 
 __all__ = [
     "Alert", "AuditChainHead", "TaxCheck",
-    "ApiToken", "Person", "name_key", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
+    "ApiToken", "Person", "WebSession", "name_key", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
     "ClaimStatus", "Invoice", "InvoiceStatus", "InvoiceVoucherLink", "Organisation", "OutboxMessage",
     "OutboxStatus", "Role", "Sequence", "SyncState", "Voucher", "VoucherEntry",
 ]

@@ -58,6 +58,21 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class WebSession(Base):
+    """A signed-in session on the auditors' pages: the cookie holds a random id
+    (only its SHA-256 is stored), never the API token. It ends at expiry, at
+    sign-out, or when its token is revoked or expires."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ApiToken(Base):
     """An API token: only its SHA-256 is stored; the token itself is shown once.
     It belongs to a person and acts in one role; it may expire and be revoked."""

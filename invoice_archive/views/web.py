@@ -2,9 +2,10 @@
 open a voucher (entries, invoices with renditions and authenticity badges, the
 claim's sign-off trail) and download its bundle.
 
-Sign-in keeps the token in an HttpOnly, SameSite=Strict cookie scoped to /audit;
-the security policy accepts that cookie only on these ``web.*`` routes (the API
-keeps Bearer only).  Every form post carries a CSRF token (double-submit cookie,
+Sign-in starts a server-side session (security.py: a random id in an HttpOnly,
+SameSite=Strict cookie scoped to /audit, stored as its SHA-256; it ends at
+expiry, at sign-out, or with its token); the security policy accepts that
+cookie only on these ``web.*`` routes (the API keeps Bearer only).  Every form post carries a CSRF token (double-submit cookie,
 Pyramid's CookieCSRFStoragePolicy).  Every search, view and download is written
 to the audit log by the services, as over the API.
 """
@@ -20,7 +21,9 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
 
 from invoice_archive.errors import DomainError
-from invoice_archive.security import ROLE_PERMISSIONS, WEB_COOKIE, Permissions as P, live_token
+from invoice_archive.security import (
+    ROLE_PERMISSIONS, WEB_COOKIE, WEB_SESSION_HOURS, Permissions as P, end_web_session, live_token, start_web_session,
+)
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.bundles import BundleService, signer_from_registry
 from invoice_archive.services.search import SearchService
@@ -102,8 +105,8 @@ def login(request: Any) -> Any:
         msg = "令牌无效、已过期或已吊销。" if row is None else f"该令牌的角色（{row.role}）无权使用审计查询。"
         return _page(request, signin=True, error=msg, who=None)
     response = HTTPSeeOther(location=request.route_url("web.home"))
-    response.set_cookie(WEB_COOKIE, token, path=PREFIX, httponly=True, samesite="Strict",
-                        secure=_secure(request), max_age=8 * 3600)
+    response.set_cookie(WEB_COOKIE, start_web_session(request.db, row), path=PREFIX, httponly=True,
+                        samesite="Strict", secure=_secure(request), max_age=WEB_SESSION_HOURS * 3600)
     new_csrf_token(request)   # a fresh CSRF token for the signed-in session
     return response
 
@@ -111,6 +114,7 @@ def login(request: Any) -> Any:
 @view_config(route_name="web.logout", request_method="POST", permission=NO_PERMISSION_REQUIRED,
              require_csrf=True)
 def logout(request: Any) -> Any:
+    end_web_session(request.db, request.cookies.get(WEB_COOKIE, ""))   # over on the server, not only here
     response = HTTPSeeOther(location=request.route_url("web.home"))
     response.delete_cookie(WEB_COOKIE, path=PREFIX)
     return response

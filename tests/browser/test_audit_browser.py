@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from invoice_archive.bundle import verify_bundle
+from invoice_archive.security import WEB_COOKIE
 from tests.browser.conftest import INVOICE_NUMBER
 from tests.support.server import serve
 
@@ -51,7 +52,7 @@ def test_auditor_journey_in_chromium(service, archived_voucher, browser, screens
         screenshot("1-sign-in")
         _follow(browser, browser.find_element(By.ID, "signin"))
         assert "王审计" in browser.find_element(By.ID, "who").text
-        cookie = browser.get_cookie("ia_web_token")
+        cookie = browser.get_cookie(WEB_COOKIE)
         assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
 
         browser.find_element(By.ID, "invoice_number").send_keys(INVOICE_NUMBER)
@@ -85,5 +86,5 @@ def test_auditor_journey_in_chromium(service, archived_voucher, browser, screens
 
         _follow(browser, browser.find_element(By.CSS_SELECTOR, ".signout button"))
         assert "审计人员登录" in browser.page_source
-        assert browser.get_cookie("ia_web_token") is None
+        assert browser.get_cookie(WEB_COOKIE) is None
         screenshot("4-signed-out")

@@ -120,3 +120,30 @@ def test_missing_pages_and_refusals_are_pages_not_500s(service, archived_voucher
         r = service.app.get(path, expect_errors=True)
         assert r.status_int == 404, (path, r.status)
         assert r.content_type == "text/html" and "不存在" in r.text
+
+
+def test_the_cookie_holds_a_session_not_the_token_and_sign_out_ends_it_on_the_server(service, archived_voucher):
+    _sign_in(service)
+    sid = service.app.cookies[WEB_COOKIE]
+    assert sid.startswith("ws_") and service.tokens["王审计"] not in sid
+    page = f"/audit/vouchers/{archived_voucher['id']}"
+    service.app.get(page, status=200)
+    csrf = service.app.cookies.get("ia_csrf")
+    service.app.post("/audit/logout", {"csrf_token": csrf} if csrf else {}, expect_errors=True)
+    service.app.set_cookie(WEB_COOKIE, sid)            # a copied cookie, replayed after sign-out
+    assert service.app.get(page, expect_errors=True).status_int == 303
+
+
+def test_revoking_the_token_ends_its_web_session(service, archived_voucher, monkeypatch):
+    from invoice_archive.cli import main
+    from invoice_archive.db import session_factory
+    from invoice_archive.models import ApiToken
+
+    _sign_in(service)
+    page = f"/audit/vouchers/{archived_voucher['id']}"
+    service.app.get(page, status=200)
+    with session_factory(service.engine)() as db:
+        prefix = db.query(ApiToken).filter(ApiToken.name == "王审计").one().prefix
+    monkeypatch.setenv("DATABASE_URL", service.db_url)
+    assert main(["token", "revoke", prefix]) == 0
+    assert service.app.get(page, expect_errors=True).status_int == 303
