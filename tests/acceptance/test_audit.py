@@ -101,3 +101,18 @@ def download_logged(service, ctx, who: str, action: str) -> None:
     events = [e for e in _events(service, object_type="voucher", object_id=str(ctx["voucher_id"]))
               if e["action"] == action]
     assert [e["actor"] for e in events] == [who]
+
+
+@when(parsers.parse('审计人员"{who}"登录审计网页，打开编号为 {voucher_id:d} 的凭证'))
+def open_missing(service, ctx, who: str, voucher_id: int) -> None:
+    form = service.app.get("/audit/").forms[0]
+    form["token"] = service.tokens[who]
+    assert form.submit().status_int == 303
+    ctx["page"] = service.app.get(f"/audit/vouchers/{voucher_id}", expect_errors=True)
+
+
+@then("页面状态为 404，页面以中文说明该页面不存在")
+def chinese_404(ctx) -> None:
+    page = ctx["page"]
+    assert page.status_int == 404 and page.content_type == "text/html"
+    assert "不存在" in page.text and 'lang="zh-CN"' in page.text
