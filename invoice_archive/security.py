@@ -46,6 +46,7 @@ class Permissions(enum.StrEnum):
     AUDIT_READ = "audit:read"
     SEARCH_READ = "search:read"            # auditors' search (every search is audited)
     BUNDLES_DOWNLOAD = "bundles:download"  # a voucher's signed evidence bundle
+    TOKENS_MANAGE = "tokens:manage"        # issue, list and revoke the organisation's tokens
 
 
 P = Permissions
@@ -66,7 +67,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                              P.ARCHIVE_DOWNLOAD, P.AUDIT_READ, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
     Role.ARCHIVIST: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_CREATE,
                                P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
-    Role.ADMIN: frozenset(),
+    Role.ADMIN: frozenset({P.TOKENS_MANAGE}),
 }
 
 

@@ -83,3 +83,33 @@ def test_roles_do_their_job_and_no_more(service, who, method, path, body):
     else:
         r = service.app.request(path, method=method, json_body=body, headers=headers, expect_errors=True)
     assert r.status_int == 403, (who, path, r.status)
+
+
+def test_admin_issues_lists_and_revokes_tokens_over_the_api(service):
+    service.add_person("管理员", "admin")
+    admin = service.headers("管理员")
+    issued = service.app.post_json("/api/v1/admin/tokens", {"name": "钱出纳", "role": "finance", "expires_days": 30},
+                                   headers=admin, status=201).json
+    assert issued["token"].startswith("ia_") and issued["expires_at"]
+    me = {"Authorization": f"Bearer {issued['token']}"}
+    service.app.get("/api/v1/invoices", headers=me, status=200)
+    listed = service.app.get("/api/v1/admin/tokens", headers=admin).json["items"]
+    assert any(t["id"] == issued["id"] and t["last_used_at"] for t in listed)
+    assert all("token" not in t and "token_hash" not in t for t in listed)
+    service.app.post(f"/api/v1/admin/tokens/{issued['id']}/revoke", headers=admin, status=200)
+    service.app.get("/api/v1/invoices", headers=me, status=401)
+    # admin holds no business permission, and nobody else manages tokens
+    service.app.get("/api/v1/invoices", headers=admin, status=403)
+    service.app.get("/api/v1/admin/tokens", headers=service.headers("王审计"), status=403)
+    actions = [e["action"] for e in service.app.get("/api/v1/audit/events?object_type=token",
+                                                    headers=service.headers("王审计")).json["items"]]
+    assert actions == ["token.issued", "token.revoked"]
+
+
+def test_admin_cannot_revoke_another_organisations_token(service):
+    service.add_org(name="上海另一家有限公司", tax_id="91310000MA1FL0000X", fonds_code="Z002")
+    service.add_person("外单位管理员", "admin", "91310000MA1FL0000X")
+    with session_factory(service.engine)() as db:
+        theirs = db.query(ApiToken).filter(ApiToken.name == "王审计").one().id
+    service.app.post(f"/api/v1/admin/tokens/{theirs}/revoke", headers=service.headers("外单位管理员"), status=404)
+    service.app.get("/api/v1/invoices", headers=service.headers("王审计"), status=200)
