@@ -80,11 +80,18 @@ def test_a_changed_byte_or_another_key_is_caught(service, item):
 
 
 def test_without_a_signing_key_the_eep_is_refused_clearly(db_url, tmp_path):
+    """An archived item exists, the key is not configured: 503 with its code (a
+    wrong id would be a 404 first)."""
     from tests.support.app import make_service
 
     svc = make_service(db_url, tmp_path)
-    resp = svc.app.get("/api/v1/archive/items/1/eep", headers=svc.headers("王审计"), status=503)
+    inv = post_invoice(svc, synthetic_xml("24992000000000000302"), "302.xml").json
+    claim = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])
+    post_voucher(svc, voucher_report(claim, number="0302"))
+    item = archive_period(svc).json["archived"][0]
+    resp = svc.app.get(f"/api/v1/archive/items/{item['id']}/eep", headers=svc.headers("王审计"), status=503)
     assert resp.json["error"]["code"] == "bundle_signing_unconfigured"
+    svc.app.get("/api/v1/archive/items/987654/eep", headers=svc.headers("王审计"), status=404)
 
 
 def test_verify_eep_command_offline(service, item, tmp_path, capsys):
