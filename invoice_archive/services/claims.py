@@ -19,7 +19,7 @@ from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import CompliancePolicy, open_alerts, reversing_red_invoice, rules_report
 from invoice_archive.services.intake import duplicate_evidence
 from invoice_archive.services.posting import enqueue_posting, latest_posting_message, retry_stuck
-from invoice_archive.services.scoping import scoped_get
+from invoice_archive.services.scoping import MAX_ID, scoped_get
 from invoice_archive.services.sequences import next_value
 
 # signature verdicts that are never reimbursable, whatever the policy
@@ -105,9 +105,10 @@ class ClaimService:
 
     def create(self, *, title: str, expense_category: str, invoice_ids: Iterable[int]) -> Claim:
         ids = list(invoice_ids)
+        storable = [i for i in ids if 0 < i <= MAX_ID]   # an id no INTEGER row can have is simply not found
         invoices = {
             inv.id: inv for inv in self.db.execute(
-                select(Invoice).where(Invoice.id.in_(ids), Invoice.org_id == self.org_id).with_for_update()
+                select(Invoice).where(Invoice.id.in_(storable), Invoice.org_id == self.org_id).with_for_update()
             ).scalars()
         }
         missing = [i for i in ids if i not in invoices]
