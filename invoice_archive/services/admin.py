@@ -42,7 +42,7 @@ def person(db: Session, org_id: int, name: str, *, kind: str = "person") -> Pers
     names are compared by their normalised key (models/org.py name_key)."""
     key = name_key(name)
     if not key:
-        raise AdminError("name_required", "a person needs a name")
+        raise AdminError("name_required", "请填写令牌持有人的姓名（a person needs a name）。")
     found = db.execute(select(Person).where(Person.org_id == org_id, Person.name_key == key)).scalar_one_or_none()
     if found is None:
         found = Person(org_id=org_id, name=" ".join(name.split()), name_key=key, kind=kind)

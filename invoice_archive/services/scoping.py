@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from invoice_archive.digests import sha256_hex
 from invoice_archive.errors import NotFound, StoreUnavailable
-from invoice_archive.models import ArchiveItem, Claim, Invoice, Voucher
+from invoice_archive.models import ApiToken, ArchiveItem, Claim, Invoice, Voucher
 
 T = TypeVar("T")
 
@@ -23,6 +23,7 @@ _NAMES: dict[type, tuple[str, str]] = {
     Claim: ("报销单", "claim_not_found"),
     Voucher: ("凭证", "voucher_not_found"),
     ArchiveItem: ("档案", "archive_item_not_found"),
+    ApiToken: ("令牌", "token_not_found"),
 }
 
 MAX_ID = 2**31 - 1   # ids are INTEGER columns: anything larger cannot exist

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from invoice_archive.errors import Invalid, NotFound
+from invoice_archive.errors import Invalid
 from invoice_archive.models import ApiToken, Organisation
 from invoice_archive.security import Permissions as P
 from invoice_archive.services.admin import AdminError, create_token, list_tokens, revoke_token
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.scoping import scoped_get
 from invoice_archive.views.api import api_view, json_body
 
 
@@ -42,10 +43,7 @@ def issue_token(request: Any) -> Any:
 
 @api_view(route_name="admin.token_revoke", request_method="POST", permission=P.TOKENS_MANAGE)
 def revoke(request: Any) -> Any:
-    raw = request.matchdict["token_id"]
-    row = request.db.get(ApiToken, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
-    if row is None or row.org_id != request.identity.org_id:
-        raise NotFound(f"令牌 {raw} 不存在", code="token_not_found")
+    row = scoped_get(request.db, ApiToken, request.matchdict["token_id"], request.identity.org_id)
     revoke_token(request.db, str(row.id))
     AuditLog.for_request(request).record("token.revoked", "token", row.id, person=row.name, role=row.role)
     return token_json(row)
