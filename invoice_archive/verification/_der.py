@@ -83,6 +83,14 @@ class Node:
         # count in front of whole-octet signatures (seen in bank receipts)
         return c[1:]
 
+    def unused_bits(self) -> int:
+        """The BIT STRING's unused-bits octet (0..7 in DER; any value is
+        reported as found, for the caller to judge)."""
+        self._expect(BIT_STRING)
+        if not self.content:
+            raise DerError("empty BIT STRING")
+        return self.content[0]
+
     def as_text(self) -> str:
         c = self.content
         try:

@@ -40,14 +40,15 @@ _SEAL_LOCK = threading.Lock()
 
 def _sm2_cached(pub: bytes, message: bytes, signature: bytes) -> bool:
     """Memoised SM2 verification for seals: a seal is the same bytes in every
-    invoice its owner issues.  Pure function of its inputs, so safe to cache."""
+    invoice its owner issues.  Pure function of its inputs, so safe to cache.
+    ``signature`` is canonical DER (:func:`sm.normalize_signature`)."""
     key = (pub, signature, message)
     with _SEAL_LOCK:
         hit = _SEAL_CACHE.get(key)
         if hit is not None:
             _SEAL_CACHE.move_to_end(key)
             return hit
-    ok = sm.sm2_verify(pub, message, signature)
+    ok = sm.sm2_verify_der(pub, message, signature)
     with _SEAL_LOCK:
         _SEAL_CACHE[key] = ok
         if len(_SEAL_CACHE) > _SEAL_CACHE_SIZE:
@@ -64,7 +65,10 @@ def clear_caches() -> None:
 
 def _sm2_check(ctx: _Ctx, code: str, label: str, cert: ParsedCertificate | None,
                algorithm: str, message: bytes, signature: bytes, file: str | None,
-               cached: bool = False) -> bool:
+               cached: bool = False, unused_bits: int = 0) -> bool:
+    """One SM2 signature.  A value written in a non-canonical encoding is
+    read leniently and verified exactly; the quirk is reported as a separate
+    ``signature_encoding`` warning, never as a failure (docs/signatures.md)."""
     if algorithm not in sm.SM2_SIGN_OIDS:
         ctx.add(code, "fail", f"{label}：不支持的签名算法 {algorithm}（无法验证）", file)
         return False
@@ -75,17 +79,30 @@ def _sm2_check(ctx: _Ctx, code: str, label: str, cert: ParsedCertificate | None,
         ctx.add(code, "fail", f"{label}：证书公钥不是 SM2 公钥", file)
         return False
     try:
-        _, form = sm.normalize_signature(signature)
-        ok = (_sm2_cached if cached else sm.sm2_verify)(cert.public_key, message, signature)
+        der, form = sm.normalize_signature(signature, unused_bits)
+        ok = (_sm2_cached if cached else sm.sm2_verify_der)(cert.public_key, message, der)
     except ValueError as exc:
         ctx.add(code, "fail", f"{label}：签名值格式错误 ({exc})", file)
         return False
-    note = "（签名值为 64 字节 r||s，已转换为 DER）" if form == "raw_rs" else ""
+    notes = _encoding_notes(form)
+    note = f"（{notes}）" if notes else ""
     if ok:
         ctx.add(code, "pass", f"{label}：SM2 签名验证通过{note}", file)
+        _encoding_warning(ctx, label, form, file)
     else:
         ctx.add(code, "fail", f"{label}：SM2 签名验证失败{note}", file)
     return ok
+
+
+def _encoding_notes(form: str) -> str:
+    return "；".join(sm.ENCODING_NOTES[f] for f in form.split("+") if f in sm.ENCODING_NOTES)
+
+
+def _encoding_warning(ctx: _Ctx, label: str, form: str, file: str | None) -> None:
+    """A verified signature written in a non-canonical encoding: a warning."""
+    if any(f in sm.QUIRK_FORMS for f in form.split("+")):
+        ctx.add("signature_encoding", "warning",
+                f"{label}：{_encoding_notes(form)}。数学验证通过；编码不规范，请告知开具方", file)
 
 
 def _validity(ctx: _Ctx, code: str, label: str, start: datetime | None,

@@ -23,8 +23,8 @@ from datetime import datetime, timezone
 from typing import Mapping
 
 from . import sm
-from ._steps import (_chain, _cert, _Ctx, _sm2_cached, _sm2_check, _try_parse, _validity,
-                     _with_verdict, clear_caches)
+from ._steps import (_chain, _cert, _Ctx, _encoding_warning, _sm2_cached, _sm2_check, _try_parse,
+                     _validity, _with_verdict, clear_caches)
 from ._xml import El, XmlError, parse_xml
 from .certs import ParsedCertificate, TrustStore
 from .report import (VERIFIER_VERSION, Check, SignatureInfo, VerificationReport,
@@ -258,7 +258,7 @@ def _verify_ses(pkg, ctx: _Ctx, s: SESSignature, sig_xml: bytes, loc: str, sv_pa
     # (3) signer signature over raw TBS
     signer = _cert(ctx, s.signer_cert, "signer", "签章者")
     _sm2_check(ctx, "signer_signature", "签章者对 TBS_Sign 的签名", signer, s.algorithm,
-               s.tbs_raw, s.signature, sv_path)
+               s.tbs_raw, s.signature, sv_path, unused_bits=s.signature_unused_bits)
 
     # (4) seal
     seal = s.seal
@@ -323,13 +323,16 @@ def _verify_seal_signature(ctx: _Ctx, seal: Seal, maker: ParsedCertificate | Non
     label = "制章者对印章信息 (SES_SealInfo) 的签名"
     if len(seal.signed_inputs) <= 1 or maker is None or seal.algorithm not in sm.SM2_SIGN_OIDS:
         _sm2_check(ctx, "seal_signature", label, maker, seal.algorithm,
-                   seal.signed_inputs[0][1], seal.signed_value, sv_path, cached=True)
+                   seal.signed_inputs[0][1], seal.signed_value, sv_path, cached=True,
+                   unused_bits=seal.signed_value_unused_bits)
         return
     # v1: the signed range differs between producers; try the standard one first
     try:
+        der, form = sm.normalize_signature(seal.signed_value, seal.signed_value_unused_bits)
         for name, data in seal.signed_inputs:
-            if _sm2_cached(maker.public_key, data, seal.signed_value):
+            if _sm2_cached(maker.public_key, data, der):
                 ctx.add("seal_signature", "pass", f"{label}：SM2 签名验证通过（签名原文: {name}）", sv_path)
+                _encoding_warning(ctx, label, form, sv_path)
                 return
     except ValueError as exc:
         ctx.add("seal_signature", "fail", f"{label}：签名值格式错误 ({exc})", sv_path)
@@ -353,7 +356,7 @@ def _verify_signed_data(pkg, ctx: _Ctx, s: SignedData, sig_xml: bytes, loc: str,
     signer = _cert(ctx, s.signer_cert, "signer", "签名者")
     message = s.signed_attrs_as_set if s.signed_attrs_raw is not None else sig_xml
     _sm2_check(ctx, "signer_signature", "签名者对签名属性 (SET OF Attribute) 的签名", signer,
-               s.algorithm, message, s.signature, sv_path)
+               s.algorithm, message, s.signature, sv_path, unused_bits=s.signature_unused_bits)
     when = s.signing_time or xml_time
     if signer is not None:
         _validity(ctx, "signer_cert_validity", "签名者证书", signer.not_before, signer.not_after,

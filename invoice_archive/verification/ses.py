@@ -59,6 +59,7 @@ class Seal:
     maker_cert: bytes
     algorithm: str
     signed_value: bytes
+    signed_value_unused_bits: int = 0    # the BIT STRING's unused-bits octet
     # the candidate byte strings the maker may have signed, best first
     signed_inputs: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
@@ -77,6 +78,7 @@ class SESSignature:
     algorithm: str
     signature: bytes
     has_timestamp: bool = False
+    signature_unused_bits: int = 0   # the BIT STRING's unused-bits octet
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,7 @@ class SignedData:
     signed_attrs_raw: bytes | None    # the [0] IMPLICIT attributes, as stored
     algorithm: str
     signature: bytes
+    signature_unused_bits: int = 0
 
     @property
     def signed_attrs_as_set(self) -> bytes | None:
@@ -109,12 +112,23 @@ _TIME_RE = re.compile(
 )
 
 
+_UTC_SHAPE = re.compile(r"^\d{10}(?:\d{2})?(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
 def parse_time(text: str | None, *, utc_two_digit_year: bool = False) -> datetime | None:
-    """Parse GeneralizedTime, UTCTime and the ISO-ish texts found in OFD files."""
+    """Parse GeneralizedTime, UTCTime and the ISO-ish texts found in OFD files.
+
+    A UTCTime (``YYMMDDHHMM[SS]`` with ``Z``, an offset or nothing) has a
+    two-digit year, read with X.509's rule: 50-99 -> 1950-1999, 00-49 ->
+    2000-2049.  It is recognised by its tag (``utc_two_digit_year``) or, for
+    a time stored as text in a BIT STRING or IA5String, by its shape: ten or
+    twelve digits are a UTCTime (a GeneralizedTime always has a four-digit
+    year and, in DER, seconds: fourteen digits).
+    """
     if not text:
         return None
-    t = text.strip().rstrip("\x00")
-    if utc_two_digit_year and re.match(r"^\d{10,12}(Z|[+-]\d{4})?$", t):
+    t = text.strip().rstrip("\x00").strip()
+    if (utc_two_digit_year or len(t) < 14 or not t[:14].isdigit()) and _UTC_SHAPE.match(t):
         yy = int(t[:2])
         t = f"{1900 + yy if yy >= 50 else 2000 + yy}{t[2:]}"
     m = _TIME_RE.match(t)
@@ -190,7 +204,7 @@ def _parse_v4(kids: list[Node]) -> SESSignature:
         data_hash=t[3].as_bits(),
         property_info=_text(t[4]) if len(t) > 4 else None,
         signer_cert=cert.content, algorithm=alg.as_oid(), signature=sig.as_bits(),
-        has_timestamp=len(kids) > 4,
+        has_timestamp=len(kids) > 4, signature_unused_bits=sig.unused_bits(),
     )
 
 
@@ -206,6 +220,7 @@ def _parse_v1(kids: list[Node]) -> SESSignature:
         time_raw=time_raw, signing_time=signing_time,
         data_hash=t[3].as_bits(), property_info=_text(t[4]),
         signer_cert=t[5].content, algorithm=t[6].as_oid(), signature=sig.as_bits(),
+        signature_unused_bits=sig.unused_bits(),
     )
 
 
@@ -217,7 +232,11 @@ def _try_seal(node: Node) -> tuple[Seal | None, str | None]:
 
 
 def parse_seal_bytes(data: bytes) -> Seal:
-    return parse_seal(_der.parse_all(data))
+    """An electronic seal file (``.esl``: SESeal v1/v4), or :class:`SignedValueError`."""
+    try:
+        return parse_seal(_der.parse_all(data))
+    except (DerError, IndexError, ValueError) as exc:
+        raise SignedValueError(f"不是可读的电子印章 (SESeal): {exc}") from None
 
 
 def parse_seal(node: Node) -> Seal:
@@ -264,7 +283,8 @@ def parse_seal(node: Node) -> Seal:
         wrapped = _der.tlv(0x30, info.raw + cert.raw + alg.raw)
         inputs = (("SEQUENCE{SES_SealInfo, cert, signatureAlgorithm}", wrapped),
                   ("SES_SealInfo", info.raw))
-    signed_value = sv.as_bits() if sv.is_(_der.BIT_STRING) else sv.content
+    bit_string = sv.is_(_der.BIT_STRING)
+    signed_value = sv.as_bits() if bit_string else sv.content
     return Seal(
         version=version, vid=vid, es_id=es_id, seal_type=seal_type, name=name,
         signer_certs=tuple(certs), signer_cert_digests=tuple(digests),
@@ -272,6 +292,7 @@ def parse_seal(node: Node) -> Seal:
         create_date=times[0], valid_start=times[1], valid_end=times[2],
         picture_type=picture_type, seal_info_raw=info.raw,
         maker_cert=cert.content, algorithm=alg.as_oid(), signed_value=signed_value,
+        signed_value_unused_bits=sv.unused_bits() if bit_string else 0,
         signed_inputs=inputs,
     )
 
@@ -326,7 +347,8 @@ def _parse_signed_data(node: Node) -> SignedData:
         idx += 1
     sig_alg = si[idx].children()[0].as_oid()
     sig_node = si[idx + 1]
-    signature = sig_node.as_bits() if sig_node.is_(_der.BIT_STRING) else sig_node.content
+    bit_string = sig_node.is_(_der.BIT_STRING)
+    signature = sig_node.as_bits() if bit_string else sig_node.content
     signer = _match_signer(certs, issuer_raw, serial)
     if digest_algs.children():
         pass  # digest algorithm of the SignerInfo is authoritative
@@ -335,6 +357,7 @@ def _parse_signed_data(node: Node) -> SignedData:
         content_type=content_type, message_digest=message_digest,
         signing_time=signing_time, signed_attrs_raw=attrs_raw,
         algorithm=sig_alg, signature=signature,
+        signature_unused_bits=sig_node.unused_bits() if bit_string else 0,
     )
 
 

@@ -41,29 +41,95 @@ sm3: Callable[[bytes], bytes] = sm3_digest   # hashlib, or GmSSL where OpenSSL l
 
 # --- signature encodings ------------------------------------------------
 
-def normalize_signature(sig: bytes) -> tuple[bytes, str]:
-    """Return ``(der_signature, form)`` where form is ``"der"`` or ``"raw_rs"``.
+# How a signature value was written, when it was not canonical DER.  The
+# mathematics is always checked exactly on the canonical re-encoding; these
+# forms only say how leniently the bytes had to be read (docs/signatures.md,
+# "Signature value encodings").
+ENCODING_NOTES = {
+    "raw_rs": "签名值为 64 字节 r||s，已转换为 DER",
+    "ber": "签名值不是规范 DER（INTEGER 编码非最小或缺少符号字节），已按无符号整数读取",
+    "trimmed": "签名值末尾的 0x00 字节被截去（BIT STRING 未用位数非零），已补回",
+    "trimmed_raw_rs": "64 字节 r||s 签名值末尾的 0x00 字节被截去，已补回",
+}
+# Forms that are reported as an encoding warning (raw r||s is a documented
+# alternative form and is not).
+QUIRK_FORMS = frozenset({"ber", "trimmed", "trimmed_raw_rs"})
+_MAX_TRIMMED = 2          # at most this many trailing zero bytes restored
+_MAX_INT_BYTES = 40       # an SM2 r or s is 32 bytes; allow leading zeros, not junk
 
-    A 64-byte value that is not a DER SEQUENCE is read as ``r || s``.
-    Raises :class:`ValueError` for anything else.
+
+def normalize_signature(sig: bytes, unused_bits: int = 0) -> tuple[bytes, str]:
+    """Return ``(canonical_der, form)`` for an SM2 signature value.
+
+    ``form`` is ``"der"`` (already canonical), ``"raw_rs"`` (64-byte ``r || s``),
+    ``"ber"`` (a DER SEQUENCE whose INTEGERs are non-minimal or lack the
+    0x00 sign byte, so read as unsigned: what production verifiers accept),
+    ``"trimmed"`` (a DER value whose trailing zero bytes were cut off, as
+    some producers do when they write the BIT STRING from a bit length; the
+    bytes are restored) or ``"trimmed+ber"``, or ``"trimmed_raw_rs"``.
+    ``unused_bits`` is the BIT STRING's unused-bits octet, when the value
+    came from one.  Raises :class:`ValueError` for anything else.
     """
     if len(sig) == 64:
-        try:
-            node = parse_all(sig)
-            if node.tag == 16 and node.constructed:
-                return sig, "der"
-        except DerError:
-            pass
+        der = _der_rs(sig)
+        if der is not None:
+            return der
         r = int.from_bytes(sig[:32], "big")
         s = int.from_bytes(sig[32:], "big")
         return tlv(0x30, encode_uint(r) + encode_uint(s)), "raw_rs"
+    found = _der_rs(sig)
+    if found is not None:
+        return found
+    restored = _restore_trimmed(sig)
+    if restored is not None:
+        found = _der_rs(restored)
+        if found is not None:
+            return found[0], "trimmed" if found[1] == "der" else "trimmed+ber"
+    if 64 - _MAX_TRIMMED <= len(sig) < 64:
+        padded = sig + b"\x00" * (64 - len(sig))
+        r = int.from_bytes(padded[:32], "big")
+        s = int.from_bytes(padded[32:], "big")
+        return tlv(0x30, encode_uint(r) + encode_uint(s)), "trimmed_raw_rs"
+    raise ValueError("signature is neither DER nor 64-byte r||s")
+
+
+def _der_rs(sig: bytes) -> tuple[bytes, str] | None:
+    """A SEQUENCE of two INTEGERs, re-encoded canonically (unsigned)."""
     try:
         node = parse_all(sig)
-    except DerError as exc:
-        raise ValueError(f"signature is neither DER nor 64-byte r||s: {exc}") from None
-    if node.tag != 16 or not node.constructed:
-        raise ValueError("signature is not a DER SEQUENCE")
-    return sig, "der"
+        if node.tag != 16 or not node.constructed or node.cls != 0:
+            return None
+        kids = node.children()
+    except DerError:
+        return None
+    if len(kids) != 2 or any(k.tag != 2 or k.cls != 0 or k.constructed for k in kids):
+        return None
+    values = []
+    for k in kids:
+        c = k.content
+        if not c or len(c) > _MAX_INT_BYTES:
+            return None
+        values.append(int.from_bytes(c, "big"))
+    canonical = tlv(0x30, encode_uint(values[0]) + encode_uint(values[1]))
+    return canonical, "der" if canonical == sig else "ber"
+
+
+def _restore_trimmed(sig: bytes) -> bytes | None:
+    """The value with its cut-off trailing zero bytes put back, when its own
+    outer length says exactly how many are missing."""
+    if len(sig) < 2 or sig[0] != 0x30:
+        return None
+    ln = sig[1]
+    hdr = 2
+    if ln & 0x80:
+        n = ln & 0x7F
+        if n != 1 or len(sig) < 3:
+            return None
+        ln, hdr = sig[2], 3
+    missing = hdr + ln - len(sig)
+    if not 0 < missing <= _MAX_TRIMMED:
+        return None
+    return sig + b"\x00" * missing
 
 
 def raw_rs(sig_der: bytes) -> bytes:
@@ -222,4 +288,15 @@ def sm2_verify(pub64: bytes, message: bytes, signature: bytes,
     if len(pub64) != 64:
         raise ValueError(f"SM2 public key must be 64 bytes, got {len(pub64)}")
     sig_der, _ = normalize_signature(signature)
+    return _backend.verify(pub64, message, sig_der, user_id)
+
+
+def sm2_verify_der(pub64: bytes, message: bytes, sig_der: bytes,
+                   user_id: bytes = DEFAULT_USER_ID) -> bool:
+    """:func:`sm2_verify` for a signature already in canonical DER
+    (from :func:`normalize_signature`)."""
+    if len(pub64) == 65 and pub64[0] == 4:
+        pub64 = pub64[1:]
+    if len(pub64) != 64:
+        raise ValueError(f"SM2 public key must be 64 bytes, got {len(pub64)}")
     return _backend.verify(pub64, message, sig_der, user_id)

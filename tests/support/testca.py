@@ -213,6 +213,60 @@ class SealSpec:
     valid_end: datetime | None = None
     signers: tuple[bytes, ...] = ()          # signer certs bound to the seal
     signing_key: KeyPair | None = None       # a different key = a forged seal
+    signature_form: str = "der"              # see SIGNATURE_FORMS
+
+
+# --- signature values written the way quirky producers write them ------------
+#
+# Each form is the same valid signature, re-encoded after signing; the
+# verifier must read it leniently and still check the mathematics exactly
+# (docs/signatures.md, "Signature value encodings").
+SIGNATURE_FORMS = ("der", "raw_rs", "ber_unsigned", "ber_padded", "trimmed", "trimmed_raw_rs")
+
+
+def _int_content(n: int, *, sign_byte: bool = True, pad: int = 0) -> bytes:
+    b = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "big")
+    if sign_byte and b[0] & 0x80:
+        b = b"\x00" + b
+    return b"\x00" * pad + b
+
+
+def quirky_bits(sig_der: bytes, form: str) -> bytes | None:
+    """The BIT STRING holding ``sig_der`` in ``form``, or None when this
+    particular signature cannot show the quirk (the caller signs again)."""
+    from invoice_archive.verification import _der
+    r_node, s_node = _der.parse_all(sig_der).children()
+    r, s = r_node.as_int(), s_node.as_int()
+    if form == "der":
+        return bits(sig_der)
+    if form == "raw_rs":
+        return bits(sm.raw_rs(sig_der))
+    if form == "ber_unsigned":       # INTEGERs without the 0x00 sign byte: read as negative
+        if not (r.bit_length() % 8 == 0 or s.bit_length() % 8 == 0):
+            return None
+        return bits(tlv(0x30, tlv(0x02, _int_content(r, sign_byte=False))
+                        + tlv(0x02, _int_content(s, sign_byte=False))))
+    if form == "ber_padded":         # non-minimal INTEGERs (extra leading zeros)
+        return bits(tlv(0x30, tlv(0x02, _int_content(r, pad=2)) + tlv(0x02, _int_content(s, pad=1))))
+    if form in ("trimmed", "trimmed_raw_rs"):   # trailing 0x00 cut off, unused bits set
+        value = sig_der if form == "trimmed" else sm.raw_rs(sig_der)
+        if value[-1] != 0 or value[-2] == 0:
+            return None
+        value = value[:-1]
+        last = value[-1]
+        unused = (last & -last).bit_length() - 1
+        return tlv(0x03, bytes([unused]) + value)
+    raise ValueError(f"unknown signature form {form!r}")
+
+
+def sign_in_form(key: KeyPair, message: bytes, form: str) -> bytes:
+    """A BIT STRING with ``key``'s signature of ``message`` written in ``form``
+    (signing again until the random signature can carry the quirk)."""
+    for _ in range(5000):
+        out = quirky_bits(key.sign(message), form)
+        if out is not None:
+            return out
+    raise RuntimeError(f"no signature in form {form!r} after 5000 tries")
 
 
 def build_seal_v4(spec: SealSpec) -> bytes:
@@ -227,7 +281,8 @@ def build_seal_v4(spec: SealSpec) -> bytes:
         seq(ia5("PNG"), octets(_PNG), integer(40), integer(40)),
     )
     key = spec.signing_key or spec.maker.key
-    return seq(seal_info, octets(spec.maker.cert), oid(SM2_WITH_SM3), bits(key.sign(seal_info)))
+    return seq(seal_info, octets(spec.maker.cert), oid(SM2_WITH_SM3),
+               sign_in_form(key, seal_info, spec.signature_form))
 
 
 def _signature_xml(refs: list[tuple[str, bytes]], when: datetime, sign_dir: str,
@@ -263,7 +318,8 @@ def _with_signatures_entry(ofd_xml: bytes, path: str) -> bytes:
 def sign_ofd(ofd_bytes: bytes, signer: Identity, seal: SealSpec | None = None, *,
              variant: str = "ses_v4", signing_time: datetime | None = None,
              raw_rs: bool = False, sign_signatures_xml: bool = False,
-             check_method: str = "1.2.156.10197.1.401", ses_version: int = 4) -> bytes:
+             check_method: str = "1.2.156.10197.1.401", ses_version: int = 4,
+             signature_form: str = "der", time_form: str = "generalized") -> bytes:
     """Sign an OFD (appending to existing signatures).
 
     ``variant``: ``"ses_v4"`` (needs ``seal``) or ``"gbt35275"``.
@@ -271,6 +327,10 @@ def sign_ofd(ofd_bytes: bytes, signer: Identity, seal: SealSpec | None = None, *
     ``ses_version``: the TBS_Sign version (5 for GM/T 0031-2025, same layout).
     ``sign_signatures_xml``: also protect Signatures.xml (as some producers do;
     a later signature then legitimately changes it).
+    ``signature_form``: how the signer's signature value is encoded (SIGNATURE_FORMS).
+    ``time_form``: the TBS signing time as ``"generalized"`` (GeneralizedTime with Z),
+    ``"generalized_local"`` (no zone, fractions), ``"utc"`` (UTCTime, two-digit year)
+    or ``"utc_in_generalized"`` (a UTCTime text under the GeneralizedTime tag).
     """
     when = (signing_time or datetime.now(timezone.utc)).replace(microsecond=0)
     m = _members(ofd_bytes)
@@ -298,18 +358,30 @@ def sign_ofd(ofd_bytes: bytes, signer: Identity, seal: SealSpec | None = None, *
             raise ValueError("SES v4 needs a seal")
         if not seal.signers:
             seal = replace(seal, signers=(signer.cert,))
-        tbs = seq(integer(ses_version), build_seal_v4(seal), gtime(when), bits(sm.sm3(sig_xml)),
-                  ia5(f"/{sign_dir}/Signature.xml"))
-        sig = signer.key.sign(tbs)
-        if raw_rs:
-            sig = sm.raw_rs(sig)
-        value = seq(tbs, octets(signer.cert), oid(SM2_WITH_SM3), bits(sig))
+        tbs = seq(integer(ses_version), build_seal_v4(seal), _tbs_time(when, time_form),
+                  bits(sm.sm3(sig_xml)), ia5(f"/{sign_dir}/Signature.xml"))
+        form = "raw_rs" if raw_rs else signature_form
+        value = seq(tbs, octets(signer.cert), oid(SM2_WITH_SM3), sign_in_form(signer.key, tbs, form))
     elif variant == "gbt35275":
         value = signed_data(sig_xml, signer, when, raw_rs=raw_rs)
     else:
         raise ValueError(f"unknown variant {variant!r}")
     m[f"{sign_dir}/SignedValue.dat"] = value
     return write_zip(m)
+
+
+def _tbs_time(when: datetime, form: str) -> bytes:
+    utc = when.astimezone(timezone.utc)
+    if form == "generalized":
+        return gtime(when)
+    if form == "generalized_local":      # China time without a zone, with a fraction
+        local = utc + timedelta(hours=8)
+        return tlv(0x18, local.strftime("%Y%m%d%H%M%S").encode() + b".5")
+    if form == "utc":
+        return tlv(0x17, utc.strftime("%y%m%d%H%M%SZ").encode())
+    if form == "utc_in_generalized":
+        return tlv(0x18, utc.strftime("%y%m%d%H%M%SZ").encode())
+    raise ValueError(f"unknown time form {form!r}")
 
 
 def signed_data(content: bytes, signer: Identity, when: datetime, *, raw_rs: bool = False,
