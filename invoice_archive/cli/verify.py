@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 from invoice_archive.formats import InvoiceFormatError, open_ofd
+from invoice_archive.formats.limits import DEFAULT_LIMITS
+from invoice_archive.formats.package import check_upload
 from invoice_archive.verification import (
     TrustStore,
     VerificationReport,
@@ -33,7 +35,11 @@ BAD = {"tampered", "invalid"}
 
 
 class UnreadableFile(Exception):
-    pass
+    """A file that cannot be verified at all; ``code`` is intake's refusal code."""
+
+    def __init__(self, message: str, code: str = "unreadable_file") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,21 +57,35 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def verify_file(path: Path, trust_store: TrustStore | None) -> VerificationReport:
     try:
+        size = path.stat().st_size
+        if size > DEFAULT_LIMITS.max_upload_bytes:   # never read a huge file into memory
+            check_upload(b"", DEFAULT_LIMITS, size=size)
         data = path.read_bytes()
     except OSError as exc:
         raise UnreadableFile(f"无法读取: {exc.strerror or exc}") from None
+    except InvoiceFormatError as exc:
+        raise UnreadableFile(f"{exc.code}: {exc.message}", exc.code) from None
+    return verify_bytes(data, trust_store)
+
+
+def verify_bytes(data: bytes, trust_store: TrustStore | None) -> VerificationReport:
+    """Verify one file's bytes.  The same safe opener and limits as intake:
+    a file intake refuses (bomb, lying header, traversal ...) is refused here
+    with the same code, as :class:`UnreadableFile`, never a traceback."""
     head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n")
-    if data.startswith(b"PK"):
-        try:
-            members = open_ofd(data)     # the same safe opener as intake (limits, traversal, bombs)
-        except InvoiceFormatError as exc:
-            raise UnreadableFile(f"不是可读的 OFD 文件 ({exc.code}: {exc.message})") from None
-        return verify_ofd(members, trust_store=trust_store)
-    if head.startswith(b"<"):
-        return verify_xml(data, trust_store=trust_store)
-    if b"%PDF-" in data[:1024]:
-        return verify_pdf(data, trust_store=trust_store)
-    raise UnreadableFile("不支持的文件格式 (neither OFD, XML nor PDF)")
+    try:
+        check_upload(data, DEFAULT_LIMITS)
+        if data.startswith(b"PK"):
+            members = open_ofd(data)
+            members.check_all()
+            return verify_ofd(members, trust_store=trust_store)
+        if head.startswith(b"<"):
+            return verify_xml(data, trust_store=trust_store)
+        if b"%PDF-" in data[:1024]:
+            return verify_pdf(data, trust_store=trust_store)
+    except InvoiceFormatError as exc:
+        raise UnreadableFile(f"不是可读的电子文件 ({exc.code}: {exc.message})", exc.code) from None
+    raise UnreadableFile("不支持的文件格式 (neither OFD, XML nor PDF)", "unsupported_format")
 
 
 def _human(path: Path, report: VerificationReport, verbose: bool, out) -> None:
@@ -110,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             status = 2
             if args.json:
                 print(json.dumps({"file": str(path), "verdict": None, "error": str(exc),
-                                  "checks": []}, ensure_ascii=False), file=out)
+                                  "code": exc.code, "checks": []}, ensure_ascii=False), file=out)
             else:
                 print(f"{path}: 错误: {exc}", file=out)
             continue

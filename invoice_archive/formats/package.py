@@ -38,11 +38,13 @@ _new_info = partial(tuple.__new__, MemberInfo)   # skips NamedTuple's Python-lev
 _UNSAFE_FIRST = ("/", "\\", "")
 
 
-def check_upload(data: bytes, limits: Limits) -> None:
-    if not data:
+def check_upload(data: bytes, limits: Limits, *, size: int | None = None) -> None:
+    """The upload limits, on the bytes or (``size``) on a file not yet read."""
+    n = len(data) if size is None else size
+    if not n:
         raise InvoiceFormatError("empty_file")
-    if len(data) > limits.max_upload_bytes:
-        raise InvoiceFormatError("too_large", size=len(data), limit=limits.max_upload_bytes)
+    if n > limits.max_upload_bytes:
+        raise InvoiceFormatError("too_large", size=n, limit=limits.max_upload_bytes)
 
 
 def _safe_name(name: str) -> str:
@@ -242,6 +244,15 @@ class OfdPackage(Mapping[str, bytes]):
         return out
 
 
+def _max_compressed(size: int, method: int) -> int:
+    """The most compressed bytes an honest member of ``size`` bytes can take:
+    stored, exactly its size; deflated, stored blocks of at most 65535 bytes
+    with 5 bytes of overhead each, plus slack for encoders that flush often."""
+    if method == 0:
+        return size
+    return size + 5 * (size // 16383 + 1) + 64
+
+
 def open_ofd(data: bytes, limits: Limits | None = None) -> OfdPackage:
     """Open an OFD (zip) safely. Raises :class:`InvoiceFormatError` on any hostile trait."""
     limits = limits or DEFAULT_LIMITS
@@ -291,6 +302,11 @@ def open_ofd(data: bytes, limits: Limits | None = None) -> OfdPackage:
             raise InvoiceFormatError("zip_bomb", member=name, size=size)
         if size > ratio_floor and size > max_ratio * max(1, csize):
             raise InvoiceFormatError("zip_bomb", member=name, ratio=size // max(1, csize))
+        if csize > _max_compressed(size, method):
+            # Deflate never grows data by more than a few bytes per 16 KiB, and a
+            # stored member is its own size: a header that says "4 KB" over 1 MB
+            # of deflate data lies about what it inflates to (a bomb's disguise).
+            raise InvoiceFormatError("zip_bomb", member=name, size=size, compressed=csize)
         total += size
         if total > max_total:
             raise InvoiceFormatError("zip_bomb", member=name, size=total)

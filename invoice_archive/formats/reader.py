@@ -59,6 +59,7 @@ def read_invoice(
     filename: str | None = None,
     limits: Limits | None = None,
     thorough: bool = False,
+    whole_package: bool = False,
 ) -> InvoiceDocument:
     """Read an e-invoice (OFD, XML or PDF) into an :class:`InvoiceDocument`.
 
@@ -70,6 +71,10 @@ def read_invoice(
     invoices). Without it, the attachment is cross-checked against the QR
     payload (GraphCode) and DocInfo/CustomDatas only; an OFD without such an
     attachment is always read from its tag tree.
+
+    ``whole_package``: also inflate every OFD member the invoice does not need
+    (fonts, images, signatures), enforcing every size and ratio limit, so a
+    file is refused for a lying member exactly as intake refuses it.
     """
     limits = limits or DEFAULT_LIMITS
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -78,7 +83,10 @@ def read_invoice(
     check_upload(data, limits)
     kind = sniff(data)
     if kind == "ofd":
-        return read_ofd_package(open_ofd(data, limits), limits, thorough)
+        pkg = open_ofd(data, limits)
+        if whole_package:
+            pkg.check_all()
+        return read_ofd_package(pkg, limits, thorough)
     if kind == "xml":
         return _read_xml(data, filename or "", limits)
     if kind == "pdf":
