@@ -254,6 +254,8 @@ def _table(out: TextIO, name: str, doc: InvoiceDocument, with_lines: bool) -> No
         for i, line in enumerate(doc.lines, 1):
             rate = line.tax_rate_text or ("" if line.tax_rate is None else str(line.tax_rate))
             out.write(f"  {i:>3}. {line.name or ''}  {line.amount or ''}  {rate}  {line.tax or ''}\n")
+    if doc.confidence == "low":
+        out.write(f"  {_pad('置信度', 12)} 低（部分字段按票面版式读取：{'、'.join(doc.layout_fields)}）\n")
     out.writelines(f"  警告: {warning}\n" for warning in doc.warnings)
 
 

@@ -83,6 +83,13 @@ def _json(value: Any) -> Any:
     return value
 
 
+# Provenance names of sources that are a page's printed layout.
+LAYOUT_SOURCES = frozenset({"ofd:page", "pdf:text"})
+# The fields a claim, a posting and the duplicate check rely on.
+KEY_FIELDS = frozenset({"code", "number", "issue_date", "amount_excl_tax", "tax", "total",
+                        "seller_tax_id", "buyer_tax_id", "lines"})
+
+
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 
@@ -165,6 +172,19 @@ class InvoiceDocument:
             return f"BKRS-{self.code or ''}-{account}-{period}"
         return self.number or ""
 
+    @property
+    def layout_fields(self) -> tuple[str, ...]:
+        """Fields read only from the printed layout of a page (OFD page or
+        PDF text), not from a structured record: lower confidence."""
+        return tuple(name for name, source in self.provenance.items() if source in LAYOUT_SOURCES)
+
+    @property
+    def confidence(self) -> str:
+        """``high`` when every key field comes from a structured record
+        (XML, XBRL, tag tree, metadata); ``low`` when any was read from the
+        printed layout alone (docs/formats.md, "Page-only invoices")."""
+        return "low" if set(self.layout_fields) & KEY_FIELDS else "high"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able view. Field names follow the samples' ``expected.json``.
 
@@ -203,6 +223,8 @@ class InvoiceDocument:
                 "pages": self.pages,
                 "attachments": list(self.attachments),
                 "provenance": dict(self.provenance),
+                "confidence": self.confidence,
+                "layout_fields": list(self.layout_fields),
                 "warnings": list(self.warnings),
                 "extra": dict(self.extra),
             }

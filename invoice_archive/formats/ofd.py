@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 from . import normalize as norm
+from . import page_layout
 from .einvoice_xml import apply_remark_people, is_einvoice, read_einvoice
 from .errors import InvoiceFormatError
 from .limits import Limits
-from .merge import Draft, merge
-from .model import InvoiceDocument, LineItem
+from .lines import LINE_FIELDS as _LINE_FIELDS
+from .lines import line_from_cells as _line
+from .merge import LABELS, Draft, merge
+from .model import KEY_FIELDS, InvoiceDocument, LineItem
 from .package import OfdPackage
 from .xbrl import read_xbrl
 from .xmlsafe import (
@@ -62,7 +66,6 @@ _FIELDS = {
     "Payee": ("payee", norm.text),
     "Checker": ("checker", norm.text),
 }
-_LINE_FIELDS = ("Item", "Specification", "MeasurementDimension", "Quantity", "Price", "Amount", "TaxScheme", "TaxAmount")
 _LINE_FIELD_SET = frozenset(_LINE_FIELDS)
 _CUSTOM_DATAS = {
     "发票代码": ("code", norm.ident),
@@ -188,6 +191,9 @@ class _Ofd:
                 drafts.append(tag_draft)
         if custom is not None:
             drafts.append(custom)
+        page = self._page_draft(drafts)
+        if page is not None:
+            drafts.append(page)
 
         if not any("number" in d.fields or d.fields.get("kind", "").startswith("bank") for d in drafts):
             raise InvoiceFormatError(
@@ -200,7 +206,7 @@ class _Ofd:
             for d in drafts:
                 if d.source == "ofd:tags":
                     apply_remark_people(d, d.fields.get("remarks"))
-        return merge(
+        doc = merge(
             drafts,
             source_format="ofd",
             pages=len(self.pages) or None,
@@ -208,6 +214,12 @@ class _Ofd:
             warnings=self.warnings,
             default_kind=kind,
         )
+        from_page = [LABELS.get(f, f) for f, src in doc.provenance.items()
+                     if src == page_layout.SOURCE and f in KEY_FIELDS]
+        if from_page:
+            doc = replace(doc, warnings=(*doc.warnings, (
+                f"以下字段只在票面上印出，按标准发票版式读取（置信度较低），请与票面核对：{'、'.join(from_page)}。")))
+        return doc
 
     # -- kind ------------------------------------------------------------
     def _kind(self, drafts: list[Draft]) -> str:
@@ -287,27 +299,80 @@ class _Ofd:
                 d.set("is_red", True)
         return None if d.empty() else d
 
+    def _locate(self, index_path: str, loc: str | None, what: str = "附件") -> str | None:
+        """The member an index entry names: relative to the index file (the
+        standard), else to the document's folder or the package root (what
+        some producers write). A name not in the package is a warning."""
+        if not loc:
+            return None
+        for base in (index_path, self.doc_path, "OFD.xml"):
+            path = _resolve(base, loc)
+            key = self.pkg.resolve_name(path) if path else None
+            if key is not None:
+                return key
+        self.warnings.append(f"{what} {loc} 在索引中登记，但文件中不存在。")
+        return None
+
+    # -- the printed page ------------------------------------------------------
+    def _page_draft(self, drafts: list[Draft]) -> Draft | None:
+        """The standard invoice form read from the first page, when no
+        structured source gives the invoice, its totals or its lines
+        (see page_layout). Only for the 增值税电子发票 form; a page whose
+        number disagrees with the structured sources is not used."""
+        if not self.pages:
+            return None
+        fields: set[str] = set()
+        for d in drafts:
+            fields.update(d.fields)
+        kinds = [d.fields["kind"] for d in drafts if "kind" in d.fields]
+        if kinds and not kinds[0].startswith("vat_e"):
+            return None
+        missing = _PAGE_WANTED - fields
+        if not missing and any(d.lines for d in drafts):
+            return None
+        if "number" not in fields:
+            title = self._title_kind()
+            if title is None or not title.startswith(("vat_e", "digital")):
+                return None
+        key = self.pkg.resolve_name(self.pages[0][1]) if self.pages[0][1] else None
+        if key is None:
+            return None
+        try:
+            boxes = page_layout.text_boxes(self.pkg[key], key, self.limits)
+        except InvoiceFormatError as exc:
+            if exc.code not in _TOLERATED:
+                raise
+            return None
+        page = page_layout.read_page(boxes)
+        if page is None:
+            return None
+        known = next((d.fields["number"] for d in drafts if "number" in d.fields), None)
+        if known is not None and page.fields.get("number") != known:
+            return None
+        return page
+
     # -- attachments -------------------------------------------------------
     def _attachments(self, document: Element, names: list[str]) -> list[Draft]:
         loc = _resolve(self.doc_path, findtext(document, "Attachments"))
         index = self.soft_xml(loc, "附件索引")
-        if index is None or loc is None:
-            return []
+        listed: list[tuple[str | None, str]] = []
+        if index is not None and loc is not None:
+            for att in findall(index, "Attachment")[:_MAX_ATTACHMENTS]:
+                key = self._locate(loc, _file_loc(att))
+                if key is not None:
+                    listed.append((key, (att.get("Format") or "").lower()))
+        if not listed:
+            # No (usable) index: the files producers put in an Attachs folder.
+            listed = [(n, "") for n in self.pkg
+                      if "/attachs/" in f"/{n.lower()}" and n.lower().endswith((".xml", ".xbrl"))
+                      ][:_MAX_ATTACHMENTS]
         einvoice: list[Draft] = []
         original: list[Draft] = []
         xbrl: list[Draft] = []
-        for att in findall(index, "Attachment")[:_MAX_ATTACHMENTS]:
-            path = _resolve(loc, findtext(att, "FileLoc"))
-            if path is None:
-                continue
-            key = self.pkg.resolve_name(path)
-            if key is None:
-                self.warnings.append(f"附件 {path} 在 Attachments.xml 中登记，但文件中不存在。")
-                continue
-            if key in names:  # listed twice: read once
+        for key, fmt in listed:
+            if key is None or key in names:  # listed twice: read once
                 continue
             names.append(key)
-            fmt = (att.get("Format") or "").lower()
             if not key.lower().endswith((".xml", ".xbrl")) and fmt not in ("xml", "xbrl"):
                 continue
             root = self.soft_xml(key, "附件")
@@ -360,7 +425,7 @@ class _Ofd:
             return None
         seen: set[str | None] = set()
         for tag in findall(index, "CustomTag")[:_MAX_TAG_FILES]:
-            path = _resolve(loc, findtext(tag, "FileLoc"))
+            path = self._locate(loc, _file_loc(tag), "标签文件")
             if path in seen:
                 continue
             seen.add(path)
@@ -482,6 +547,18 @@ class _Ofd:
 
 
 _GROUPS = frozenset({"Buyer", "Seller", "eInvoice"})
+# Fields whose absence from every structured source sends the reader to the page.
+_PAGE_WANTED = frozenset({"number", "issue_date", "amount_excl_tax", "tax", "total"})
+
+
+def _file_loc(entry: Element) -> str | None:
+    """Where an Attachment / CustomTag entry points: its ``<FileLoc>`` (the
+    standard), a ``FileLoc`` attribute, or the path as the entry's own text."""
+    loc = findtext(entry, "FileLoc") or attr(entry, "FileLoc")
+    if not loc and len(entry) == 0:
+        loc = entry.text
+    loc = (loc or "").strip()
+    return loc or None
 
 
 def _fill(draft: Draft, root: Element, getter: Any) -> None:
@@ -532,21 +609,6 @@ def _record_lines(goods: Element) -> list[LineItem]:
                 row[name] = "".join(cell.itertext()) if len(cell) else cell.text
         lines.append(_line(row))
     return lines
-
-
-def _line(values: dict[str, str | None]) -> LineItem:
-    rate_text = norm.text(values.get("TaxScheme"))
-    return LineItem(
-        name=norm.text(values.get("Item")),
-        specification=norm.text(values.get("Specification")),
-        unit=norm.text(values.get("MeasurementDimension")),
-        quantity=norm.amount(values.get("Quantity")),
-        unit_price=norm.amount(values.get("Price")),
-        amount=norm.amount(values.get("Amount")),
-        tax_rate=norm.rate(rate_text),
-        tax=norm.amount(values.get("TaxAmount")),
-        tax_rate_text=rate_text,
-    )
 
 
 def read_ofd_package(pkg: OfdPackage, limits: Limits, thorough: bool = False) -> InvoiceDocument:

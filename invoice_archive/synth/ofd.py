@@ -1,6 +1,7 @@
 """Byte-valid synthetic OFD invoices (unsigned).
 
-Structure modelled on real 增值税电子普通发票 OFD files: ``OFD.xml`` with
+Structure modelled on real 增值税电子普通发票 OFD files (the TextObjects sit
+where the standard form prints them; formats/page_layout.py reads them back): ``OFD.xml`` with
 DocInfo/CustomDatas, ``Doc_0/Document.xml``, ``Pages/Page_0/Content.xml`` with
 TextObjects, ``Tags/CustomTags.xml`` + ``CustomTag.xml`` (tag tree in the
 ``http://www.edrm.org.cn/schema/e-invoice/2019`` namespace whose ObjectRefs
@@ -113,6 +114,12 @@ def _money(d: Decimal) -> str:
     return f"{d.quantize(CENT, ROUND_HALF_UP)}"
 
 
+def _words(value: Decimal) -> str:
+    from invoice_archive.rules.words import rmb_words
+
+    return rmb_words(value)
+
+
 def _rate(r: Decimal) -> str:
     pct = (r * 100).normalize()
     return f"{pct:f}%"
@@ -163,23 +170,24 @@ def build_ofd_invoice(fields: Mapping[str, Any] | SynthInvoice | Any | None = No
             "Item": [page.text(ln.name, 5, y, 50)],
             "Specification": [page.text(ln.spec, 56, y, 20)] if ln.spec else [],
             "MeasurementDimension": [page.text(ln.unit, 77, y, 10)] if ln.unit else [],
-            "Quantity": [page.text(f"{ln.quantity.normalize():f}", 88, y, 15)],
-            "Price": [page.text(f"{ln.price}", 104, y, 20)],
-            "Amount": [page.text(_money(ln.amount), 125, y, 25)],
-            "TaxScheme": [page.text(_rate(ln.tax_rate), 151, y, 12)],
-            "TaxAmount": [page.text(_money(ln.tax), 164, y, 25)],
+            "Quantity": [page.text(f"{ln.quantity.normalize():f}", 95.5, y, 18)],
+            "Price": [page.text(f"{ln.price}", 115, y, 18)],
+            "Amount": [page.text(_money(ln.amount), 135.5, y, 28)],
+            "TaxScheme": [page.text(_rate(ln.tax_rate), 165.2, y, 10)],
+            "TaxAmount": [page.text(_money(ln.tax), 176.5, y, 28)],
         })
         y += 4.5
-    refs["TaxExclusiveTotalAmount"] = [page.text("¥", 125, 90, 3), page.text(_money(inv.amount_excl_tax), 128, 90, 22)]
-    refs["TaxTotalAmount"] = [page.text("¥", 164, 90, 3), page.text(_money(inv.tax), 167, 90, 22)]
-    refs["TaxInclusiveTotalAmount"] = [page.text("¥", 150, 97, 3), page.text(_money(inv.total), 153, 97, 30)]
+    refs["TaxExclusiveTotalAmount"] = [page.text("¥", 134.8, 91.5, 30), page.text(_money(inv.amount_excl_tax), 134.8, 91.5, 30)]
+    refs["TaxTotalAmount"] = [page.text("¥", 175.8, 91.5, 30), page.text(_money(inv.tax), 175.8, 91.5, 30)]
+    refs["TaxInclusiveTotalAmountWithWords"] = [page.text(_words(inv.total), 63, 95.8, 96)]
+    refs["TaxInclusiveTotalAmount"] = [page.text("¥", 168, 96, 37), page.text(_money(inv.total), 168, 96, 37)]
     refs["SellerName"] = [page.text(inv.seller_name, 36, 104, 82.5)]
     refs["SellerTaxID"] = [page.text(inv.seller_tax_id, 36, 108.5, 82.5)]
     refs["SellerAddrTel"] = [page.text(inv.seller_addr_tel, 36, 112.7, 82.5)]
     refs["SellerFinancialAccount"] = [page.text(inv.seller_bank, 36, 117.9, 82.5)]
-    refs["Note"] = [page.text(inv.note, 130, 104, 70)] if inv.note else []
-    refs["Payee"] = [page.text(inv.payee, 20, 124.2, 30)]
-    refs["Checker"] = [page.text(inv.checker, 70, 124.2, 30)]
+    refs["Note"] = [page.text(inv.note, 125.5, 105, 79)] if inv.note else []
+    refs["Payee"] = [page.text(inv.payee, 22, 124.2, 30)]
+    refs["Checker"] = [page.text(inv.checker, 74, 124.2, 30)]
     refs["InvoiceClerk"] = [page.text(inv.clerk, 121, 124.2, 30)]
     page_id = 1
     layer_id = page.next_id
