@@ -34,6 +34,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw", factory=ITEM)
     config.add_route("archive.checks", f"{API}/archive/checks")
     config.add_route("audit.events", f"{API}/audit/events")
+    config.add_route("audit.proof", f"{API}/audit/events/{{event_id}}/proof")
     config.add_route("admin.tokens", f"{API}/admin/tokens")
     config.add_route("admin.token_revoke", f"{API}/admin/tokens/{{token_id}}/revoke")
     # auditors (docs/roles.md): search, the signed voucher bundle and its key, renditions

@@ -194,3 +194,71 @@ def verify_chain(events: Iterable[Mapping[str, Any]], *, start_hash: str = GENES
         return ChainReport(False, checked, prev, None, None,
                            f"链末哈希 {prev[:16]}… 与另行保存的链头 {expected_head[:16]}… 不符：末尾事件缺失或链被替换")
     return ChainReport(True, checked, prev)
+
+
+# --- signed checkpoints and inclusion --------------------------------------------------
+#
+# A checkpoint states "organisation O's chain has N events and its head is H at
+# time T", signed with the service's bundle key (ed25519 or SM2-with-SM3). An
+# event is included in a checkpoint when re-linking the events after it,
+# starting from its own hash, reaches the checkpoint's head at the checkpoint's
+# number. Checkpoints written elsewhere (sent to an auditor, printed in a
+# report) make cutting events off the end visible too.
+
+_CHECKPOINT_DOMAIN = b"invoice-archive/audit-checkpoint/v1\n"
+CHECKPOINT_FIELDS = ("org_id", "seq", "hash", "at", "key_id", "algorithm")
+
+
+def checkpoint_bytes(checkpoint: Mapping[str, Any]) -> bytes:
+    """The bytes a checkpoint's signature covers: domain tag + canonical JSON."""
+    missing = [f for f in CHECKPOINT_FIELDS if f not in checkpoint]
+    if missing:
+        raise ChainFormatError(f"检查点缺少字段：{', '.join(missing)}")
+    doc = {f: checkpoint[f] for f in CHECKPOINT_FIELDS}
+    doc["at"] = canonical_time(doc["at"])
+    _check_hash(doc["hash"], "检查点链头哈希")
+    if isinstance(doc["seq"], bool) or not isinstance(doc["seq"], int):
+        raise ChainFormatError(f"检查点序号须为整数：{doc['seq']!r}")
+    return _CHECKPOINT_DOMAIN + json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                                           allow_nan=False).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class InclusionReport:
+    ok: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "reason": self.reason}
+
+
+def verify_inclusion(event: Mapping[str, Any], path: Iterable[Mapping[str, Any]],
+                     checkpoint: Mapping[str, Any], *, verify_signature: Any) -> InclusionReport:
+    """Is ``event`` (its fields, ``prev_hash`` and ``hash``) in the signed ``checkpoint``?
+
+    ``path`` is the events after it up to the checkpoint's number, in chain
+    order; ``verify_signature(data, signature_b64, checkpoint) -> bool`` checks
+    the checkpoint's signature with the published key (bundle/signing.py).
+    """
+    path = list(path)
+    try:
+        if not verify_signature(checkpoint_bytes(checkpoint), checkpoint.get("signature"), checkpoint):
+            return InclusionReport(False, "检查点签名验证失败：检查点不是用该公钥签发的，或已被修改")
+        own = event_hash(event["prev_hash"], event)
+    except (ChainFormatError, KeyError, TypeError, ValueError) as exc:
+        return InclusionReport(False, f"证明格式错误：{exc}")
+    if own != event.get("hash"):
+        return InclusionReport(False, f"事件 {event.get('id')} 的内容与其哈希不符：该事件被修改")
+    if event.get("org_id") != checkpoint.get("org_id"):
+        return InclusionReport(False, "事件与检查点不属于同一单位")
+    report = verify_chain(path, start_hash=own, expected_head=checkpoint["hash"])
+    if not report.ok:
+        return InclusionReport(False, f"从事件到检查点的链不完整：{report.reason}")
+    last = event["id"]
+    for n, step in enumerate(path, 1):
+        if step.get("id") != event["id"] + n:
+            return InclusionReport(False, f"链上第 {event['id'] + n} 号事件缺失")
+        last = step["id"]
+    if last != checkpoint["seq"]:
+        return InclusionReport(False, f"链止于第 {last} 号事件，检查点是第 {checkpoint['seq']} 号")
+    return InclusionReport(True)

@@ -27,8 +27,6 @@ def build(args: argparse.Namespace, *, need_accounting: bool) -> tuple[Any, Any,
     platform = resolve(platform_name)(settings.taxplatform.options) if platform_name else None
     if need_accounting and accounting is None:
         raise SystemExit("accounting.backend (ACCOUNTING_BACKEND) is not set: there is no accounting system to talk to")
-    if accounting is None and platform is None:
-        raise SystemExit("neither accounting.backend nor taxplatform.backend is set: the worker has nothing to send")
     return session_factory(make_engine(settings.database.url)), accounting, platform, settings
 
 
@@ -72,6 +70,10 @@ def run_worker(args: argparse.Namespace) -> int:
     worker = build_worker(sessions, accounting, settings.posting.mapping if accounting else None,
                           taxplatform=platform, posting_purpose=settings.taxplatform.posting_purpose,
                           policy=WorkerPolicy.from_settings(settings.worker))
+    signer = _signer(settings)
+    if accounting is None and platform is None:
+        log.warning("neither accounting.backend nor taxplatform.backend is set: "
+                    "the worker only links the audit log")
     stop = False
 
     def _stop(*_: Any) -> None:
@@ -83,9 +85,27 @@ def run_worker(args: argparse.Namespace) -> int:
         n = worker.run_once()
         if n:
             print(f"processed {n} outbox message(s)", flush=True)
+        linked = link_audit_log(sessions, signer)
+        if linked:
+            print(f"linked {linked} audit event(s)", flush=True)
         if args.once or stop:
             return 0
         time.sleep(args.poll)
+
+
+def _signer(settings: Any) -> Any:
+    """The bundle key, which also signs the audit log's checkpoints (None when not configured)."""
+    from invoice_archive.bundle import signer_from_settings
+
+    return signer_from_settings(settings.bundle) if settings.bundle.signing_key is not None else None
+
+
+def link_audit_log(sessions: Any, signer: Any) -> int:
+    """One sequencer pass over every organisation (skipping one another worker is linking)."""
+    from invoice_archive.services.audit import AuditSequencer
+
+    with sessions() as db, db.begin():
+        return AuditSequencer(db, signer=signer).link()
 
 
 def run_sync(args: argparse.Namespace) -> int:

@@ -1,7 +1,7 @@
 """The domain model. Importing this package registers every table on Base.metadata."""
 from invoice_archive.db import Base
 from invoice_archive.models.archive import ArchiveItem
-from invoice_archive.models.audit import AuditChainHead, AuditEvent
+from invoice_archive.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from invoice_archive.models.compliance import Alert, TaxCheck
 from invoice_archive.models.claim import Claim, ClaimInvoice, ClaimSignoff, ClaimStatus
 from invoice_archive.models.invoice import Invoice, InvoiceStatus
@@ -10,7 +10,7 @@ from invoice_archive.models.outbox import OutboxMessage, OutboxStatus, SyncState
 from invoice_archive.models.voucher import InvoiceVoucherLink, Voucher, VoucherEntry
 
 __all__ = [
-    "Alert", "AuditChainHead", "TaxCheck",
+    "Alert", "AuditChainHead", "AuditCheckpoint", "TaxCheck",
     "ApiToken", "Person", "WebSession", "name_key", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
     "ClaimStatus", "Invoice", "InvoiceStatus", "InvoiceVoucherLink", "Organisation", "OutboxMessage",
     "OutboxStatus", "Role", "Sequence", "SyncState", "Voucher", "VoucherEntry",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from invoice_archive.db import Base, UTCDateTime, utcnow
@@ -18,9 +18,14 @@ from invoice_archive.models.types import JSONDoc
 
 
 class AuditEvent(Base):
+    """One event. Writers append it with the chain fields empty; the sequencer
+    (services/audit.py) fills chain_seq, prev_hash and hash once, after commit."""
+
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_object", "object_type", "object_id"),
-                      UniqueConstraint("org_id", "chain_seq", name="uq_audit_events_org_chain_seq"))
+                      UniqueConstraint("org_id", "chain_seq", name="uq_audit_events_org_chain_seq"),
+                      Index("ix_audit_events_unlinked", "org_id", "id",
+                            postgresql_where=text("chain_seq IS NULL"), sqlite_where=text("chain_seq IS NULL")))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -37,7 +42,7 @@ class AuditEvent(Base):
 
 
 class AuditChainHead(Base):
-    """The newest link of an organisation's audit chain (locked while appending)."""
+    """The newest link of an organisation's audit chain (locked by the sequencer while it links)."""
 
     __tablename__ = "audit_chain_heads"
 
@@ -45,3 +50,21 @@ class AuditChainHead(Base):
     seq: Mapped[int] = mapped_column(Integer, default=0)
     hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditCheckpoint(Base):
+    """A signed statement of an organisation's chain head: "N events, head H,
+    at T" (archive/chain.py ``checkpoint_bytes``), signed with the bundle key.
+    Append-only (database triggers)."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (UniqueConstraint("org_id", "seq", name="uq_audit_checkpoints_org_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(32))
+    signature: Mapped[str] = mapped_column(Text)

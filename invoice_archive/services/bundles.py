@@ -27,10 +27,9 @@ from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, Invoice, InvoiceVoucherLink, Organisation, Voucher,
 )
-from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.audit import SIGNER_KEY, AuditLog, AuditSequencer
 from invoice_archive.services.scoping import original_bytes, scoped_get
 
-SIGNER_KEY = "bundle.signer"
 
 #: what a verdict means to an auditor, and how the badge looks
 BADGES = {
@@ -120,6 +119,8 @@ class BundleService:
 
     def audit_extract(self, voucher: Voucher, invoices: list[Invoice], item: ArchiveItem | None
                       ) -> list[AuditEvent]:
+        # events committed but not yet linked get their chain numbers first
+        AuditSequencer(self.db, signer=self.signer).link(self.org_id, wait=True)
         claim: Claim = voucher.claim
         cond = (((AuditEvent.object_type == "voucher") & (AuditEvent.object_id == str(voucher.id)))
                 | ((AuditEvent.object_type == "claim") & AuditEvent.object_id.in_([claim.number, str(claim.id)]))
@@ -128,7 +129,7 @@ class BundleService:
             cond = cond | ((AuditEvent.object_type == "archive_item")
                            & AuditEvent.object_id.in_([item.archival_code, str(item.id)]))
         return list(self.db.execute(select(AuditEvent).where(AuditEvent.org_id == self.org_id, cond)
-                                    .order_by(AuditEvent.id)).scalars())
+                                    .order_by(AuditEvent.chain_seq)).scalars())
 
     # -- renditions ------------------------------------------------------------------
     def rendition_svg(self, inv: Invoice, *, page: int = 0, record: bool = True, via: str = "api") -> str:

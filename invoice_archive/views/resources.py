@@ -255,3 +255,10 @@ def audit_events(request: Any) -> Any:
         object_type=q.get("object_type"), object_id=q.get("object_id"),
         limit=query_int(request, "limit", 50), offset=query_int(request, "offset", 0))
     return {"total": total, "items": [event_json(e) for e in rows]}
+
+
+@api_view(route_name="audit.proof", request_method="GET", permission=P.AUDIT_READ)
+def audit_proof(request: Any) -> Any:
+    """That the event is in a signed checkpoint of the chain (verify-audit-proof checks it offline)."""
+    event_id = request.openapi_validated.parameters.path["event_id"]
+    return AuditLog.for_request(request).proof(event_id, signer_from_registry(request.registry))

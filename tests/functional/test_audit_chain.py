@@ -10,6 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
 from invoice_archive.cli import main
+from invoice_archive.db import session_factory
+from invoice_archive.services.audit import AuditSequencer
 from tests.support.invoices import synthetic_xml
 from tests.support.journey import approve_claim, archive_period, create_claim, post_invoice, post_voucher, voucher_report
 
@@ -22,6 +24,8 @@ def journey(service, monkeypatch):
     claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
     post_voucher(service, voucher_report(claim))
     archive_period(service)
+    with session_factory(service.engine)() as db, db.begin():   # what the sequencer thread does shortly after
+        AuditSequencer(db).link(wait=True)
     monkeypatch.setenv("DATABASE_URL", service.db_url)
     monkeypatch.setenv("ARCHIVE_STORE_URL", service.store_dir.as_uri())
     return ["-c", str(PROJECT / "development.ini")]
@@ -47,7 +51,7 @@ def test_an_edited_event_is_named(service, journey, capsys):
     """Someone with the database's own powers removes the guard and edits history."""
     with service.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_immutable"))
+            conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_guard"))
         else:
             conn.execute(text("DROP TRIGGER audit_events_no_update"))
         conn.execute(text("UPDATE audit_events SET actor = '冒名者' WHERE chain_seq = 3"))
