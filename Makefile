@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 INI    ?= development.ini
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install run serve test check-migrations check-wheel bench-parse bench-verify bench-archive bench-search examples clean
+.PHONY: install run serve test check-migrations check-wheel bench-parse bench-verify bench-archive bench-search bench-http examples clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -64,6 +64,9 @@ bench-archive: install
 
 bench-search: install
 	$(BIN)/python benchmarks/bench_search.py $(BENCH_ARGS)
+
+bench-http: install
+	$(BIN)/python benchmarks/bench_http.py $(BENCH_ARGS)
 
 examples: install
 	$(BIN)/invoice-archive synth-invoice --number 24992000000000000001 --out examples/dzfp_24992000000000000001.xml
