@@ -10,6 +10,9 @@ import datetime as dt
 import enum
 import hashlib
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,7 +140,64 @@ def _web_session_token(db: Any, sid: str) -> ApiToken | None:
         or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now))).scalar_one_or_none()
 
 
+#: how long an API token's identity is reused across requests in one process
+IDENTITY_CACHE_SECONDS = 5.0
+
+
+class IdentityCache:
+    """Token hash -> identity, reused across requests for a few seconds so that
+    a request does not look its token up. Expiry is honoured to the second.
+    A revocation is honoured at once in the process that made it, API or
+    console script (:func:`forget_token`), and in the others within
+    ``IDENTITY_CACHE_SECONDS``."""
+
+    _all: weakref.WeakSet[IdentityCache] = weakref.WeakSet()
+    _forgotten: dict[str, float] = {}         # token hash -> not cached again before (monotonic)
+    _lock = threading.Lock()
+
+    def __init__(self, ttl: float = IDENTITY_CACHE_SECONDS) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[Identity, float, dt.datetime | None, dt.datetime | None]] = {}
+        IdentityCache._all.add(self)
+
+    def get(self, token_hash: str) -> tuple[Identity, dt.datetime | None] | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        ident, until, expires_at, last_used = entry
+        if time.monotonic() >= until or (expires_at is not None and expires_at <= utcnow()):
+            self._entries.pop(token_hash, None)
+            return None
+        return ident, last_used
+
+    def put(self, token_hash: str, ident: Identity, expires_at: dt.datetime | None,
+            last_used: dt.datetime | None) -> None:
+        if self.ttl <= 0:
+            return
+        with IdentityCache._lock:
+            if IdentityCache._forgotten.get(token_hash, 0.0) > time.monotonic():
+                return
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[token_hash] = (ident, time.monotonic() + self.ttl, expires_at, last_used)
+
+    @classmethod
+    def forget(cls, token_hash: str) -> None:
+        with cls._lock:
+            cls._forgotten[token_hash] = time.monotonic() + IDENTITY_CACHE_SECONDS
+            for cache in list(cls._all):
+                cache._entries.pop(token_hash, None)
+
+
+def forget_token(token_hash: str) -> None:
+    """A revoked token: no process-local identity of it is used again."""
+    IdentityCache.forget(token_hash)
+
+
 class SecurityPolicy:
+    def __init__(self) -> None:
+        self.cache = IdentityCache()
+
     def identity(self, request: Request) -> Identity | None:
         """The caller, resolved once per request (Pyramid asks several times)."""
         route = getattr(request, "matched_route", None)
@@ -158,17 +218,41 @@ class SecurityPolicy:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return None
+            token_hash = hash_token(token.strip())
+            cached = self.cache.get(token_hash)
+            if cached is not None:
+                ident, last_used = cached
+                self._touch(request, ident.token_id, last_used, token_hash)
+                return ident
             row = live_token(request.db, token)
-        now = utcnow()
+            if row is None:
+                return None
+            ident = Identity(token_id=row.id, name=row.name, role=row.role, org_id=row.org_id,
+                             person_id=row.person_id)
+            last_used = self._touch(request, row.id, row.last_used_at)
+            self.cache.put(token_hash, ident, row.expires_at, last_used)
+            return ident
         if row is None:
             return None
-        if row.last_used_at is None or row.last_used_at < now - LAST_USED_GRANULARITY:
-            # one conditional UPDATE: of concurrent requests with this token, one writes
-            request.db.execute(update(ApiToken).where(
-                ApiToken.id == row.id, or_(ApiToken.last_used_at.is_(None),
-                                           ApiToken.last_used_at < now - LAST_USED_GRANULARITY))
-                .values(last_used_at=now).execution_options(synchronize_session=False))
+        self._touch(request, row.id, row.last_used_at)
         return Identity(token_id=row.id, name=row.name, role=row.role, org_id=row.org_id, person_id=row.person_id)
+
+    def _touch(self, request: Request, token_id: int, last_used: dt.datetime | None,
+               token_hash: str | None = None) -> dt.datetime | None:
+        """Record the token's use, at most every LAST_USED_GRANULARITY: one
+        conditional UPDATE, so of concurrent requests with this token one writes."""
+        now = utcnow()
+        if last_used is not None and last_used >= now - LAST_USED_GRANULARITY:
+            return last_used
+        request.db.execute(update(ApiToken).where(
+            ApiToken.id == token_id, or_(ApiToken.last_used_at.is_(None),
+                                         ApiToken.last_used_at < now - LAST_USED_GRANULARITY))
+            .values(last_used_at=now).execution_options(synchronize_session=False))
+        if token_hash is not None:
+            entry = self.cache._entries.get(token_hash)
+            if entry is not None:
+                self.cache._entries[token_hash] = (*entry[:3], now)
+        return now
 
     def authenticated_userid(self, request: Request) -> str | None:
         ident = request.identity

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from invoice_archive.db import utcnow
 from invoice_archive.models import ApiToken, Organisation, Person, Role, name_key
-from invoice_archive.security import new_token
+from invoice_archive.security import forget_token, new_token
 
 DEMO_ORG = {"name": "演示科技有限公司", "tax_id": "91110000DEMO00001X", "fonds_code": "Z001"}
 DEMO_PEOPLE = {
@@ -87,6 +87,7 @@ def revoke_token(db: Session, ref: str) -> ApiToken:
         raise AdminError("token_not_found", f"no single token matches {ref!r} (give its id or prefix)")
     if rows[0].revoked_at is None:
         rows[0].revoked_at = utcnow()
+    forget_token(rows[0].token_hash)
     return rows[0]
 
 

@@ -126,6 +126,22 @@ def duplicate_message(evidence: dict[str, Any]) -> str:
     return msg + "，不能重复接收或报销。"
 
 
+def insert_new(db: Session, values: dict[str, Any]) -> Invoice | None:
+    """INSERT ... ON CONFLICT (org_id, business_key) DO NOTHING RETURNING the row
+    as an ORM object; None when the organisation already holds the key."""
+    dialect = db.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the two supported databases
+        raise NotImplementedError(dialect)
+    stmt = (insert(Invoice).values(**values)
+            .on_conflict_do_nothing(index_elements=[Invoice.org_id, Invoice.business_key])
+            .returning(Invoice))
+    return db.execute(stmt).scalar_one_or_none()
+
+
 class IntakeService:
     def __init__(self, db: Session, store: Any, audit: AuditLog, *, org_id: int, actor: str,
                  limits: Limits, verifier: Verifier, policy: CompliancePolicy = CompliancePolicy(),
@@ -139,6 +155,7 @@ class IntakeService:
         self.actor = actor
         self.limits = limits
         self.verifier = verifier
+        self.fresh: set[int] = set()      # invoices this service (this request) received
 
     @classmethod
     def factory(cls, context: Any, request: Any) -> IntakeService:
@@ -158,7 +175,11 @@ class IntakeService:
 
     def related(self, inv: Invoice) -> dict[str, Any]:
         """What an invoice's full rendering shows beside the row: its last tax
-        check, open alerts, the claim holding it and the voucher it is posted on."""
+        check, open alerts, the claim holding it and the voucher it is posted on.
+        An invoice this request received is in no claim and on no voucher yet."""
+        if inv.id in self.fresh:
+            return {"tax_check": latest_tax_check(self.db, inv.id) if self.tax is not None else None,
+                    "alerts": open_alerts(self.db, invoice_id=inv.id), "claim": None, "voucher": None}
         return {
             "tax_check": latest_tax_check(self.db, inv.id),
             "alerts": open_alerts(self.db, invoice_id=inv.id),
@@ -204,14 +225,11 @@ class IntakeService:
             raise format_error(exc) from exc
 
         refuse_unauthentic(doc, verification)
-        existing = self.find_duplicate(doc.business_key)
-        if existing is not None:
-            raise self._refuse_duplicate(existing)
-
         sha256 = sha256_hex(data)
         ext = doc.source_format
         key = original_key(self.org_id, sha256, ext)
-        invoice = Invoice(
+        org = self.db.get(Organisation, self.org_id)
+        values = dict(
             org_id=self.org_id, business_key=doc.business_key, kind=doc.kind,
             source_format=doc.source_format, code=doc.code, number=doc.number,
             check_code=doc.check_code, issue_date=doc.issue_date,
@@ -222,17 +240,19 @@ class IntakeService:
             filename=filename, media_type=MEDIA_TYPES[ext], size_bytes=len(data),
             sha256=sha256, sm3=sm3_hex(data), storage_key=key,
             document=doc.to_dict(), verdict=verification["verdict"], verification=verification,
-            received_by=self.actor,
+            received_by=self.actor, rules=rules_report(doc, org, self.policy),
         )
-        try:
-            with self.db.begin_nested():
-                self.db.add(invoice)
-        except IntegrityError:
-            # received concurrently by another request: same answer as above
+        # One statement: the row is inserted unless the organisation already holds
+        # the business key. A concurrent intake of the same invoice waits on the
+        # unique key until this transaction ends, then inserts nothing and is
+        # refused with the evidence, like any duplicate.
+        invoice = insert_new(self.db, values)
+        if invoice is None:
             existing = self.find_duplicate(doc.business_key)
-            if existing is None:
-                raise
-            raise self._refuse_duplicate(existing) from None
+            if existing is None:   # pragma: no cover - the conflicting row was rolled back meanwhile
+                raise Conflict("发票正在被同时接收，请稍后重试。", code="duplicate_invoice_in_flight")
+            raise self._refuse_duplicate(existing)
+        self.fresh.add(invoice.id)
         # The row holds the business key first, then the original is stored: a
         # concurrent intake of the same bytes waits on the row until this
         # transaction ends, and an aborting one removes the object it created
@@ -240,8 +260,6 @@ class IntakeService:
         # object may remain, unreferenced; the retry finds the same bytes
         # under the same key and adopts them.
         self.store.put(key, data)
-        org = self.db.get(Organisation, self.org_id)
-        invoice.rules = rules_report(doc, org, self.policy)
         self.audit.record("invoice.received", "invoice", invoice.id, business_key=doc.business_key,
                           sha256=sha256, sm3=invoice.sm3, verdict=invoice.verdict, filename=filename,
                           rules_passed=invoice.rules["passed"])
