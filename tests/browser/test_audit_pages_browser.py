@@ -110,22 +110,26 @@ def test_the_audit_bundle_and_the_archive_package_by_their_names(site, archived_
     assert refused.status == "fail" and any("这是归档包" in c.detail for c in refused.checks)
 
 
-@pytest.mark.parametrize("typed", [
-    "2499 2000 0000 0000 0041", "2499-2000-0000-0000-0041",
-    "２４９９２０００００００００００００４１", "２４９９　２０００　００００　００００　００４１",
-])
-def test_the_search_finds_the_invoice_number_as_people_write_it(site, browser, typed, screenshot):
+#: the invoice number as people write it: grouped by spaces or dashes, in full-width digits
+#: (a Chinese input method), with a full-width space
+TYPED = ("2499 2000 0000 0000 0041", "2499-2000-0000-0000-0041",
+         "２４９９２０００００００００００００４１", "２４９９　２０００　００００　００００　００４１")
+
+
+def test_the_search_finds_the_invoice_number_as_people_write_it(site, browser, screenshot):
     from selenium.webdriver.common.by import By
 
-    assert len([c for c in typed if c.isdigit()]) == 20
-    field = browser.find_element(By.ID, "invoice_number")
-    field.clear()
-    field.send_keys(typed)
-    _follow(browser, browser.find_element(By.ID, "search"))
-    assert "共找到 1 张凭证" in _text(browser, "#count")
-    assert _text(browser, "a.voucher-link") == "记-0041"
-    assert INVOICE_NUMBER in _text(browser, "table.results")
-    assert browser.find_element(By.ID, "invoice_number").get_attribute("value") == typed.strip()
+    for typed in TYPED:
+        assert len([c for c in typed if c.isdigit()]) == 20
+        field = browser.find_element(By.ID, "invoice_number")
+        field.clear()
+        field.send_keys(typed)
+        _follow(browser, browser.find_element(By.ID, "search"))
+        assert "共找到 1 张凭证" in _text(browser, "#count"), typed
+        assert _text(browser, "a.voucher-link") == "记-0041"
+        assert INVOICE_NUMBER in _text(browser, "table.results")
+        assert browser.find_element(By.ID, "invoice_number").get_attribute("value") == typed
+    screenshot("search-full-width")
 
 
 def test_trail_statuses_and_system_read_in_chinese_with_beijing_time(service, site, archived_voucher, browser,
