@@ -25,6 +25,7 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from invoice_archive.errors import DomainError, NotFound
 from invoice_archive.security import (
@@ -55,7 +56,8 @@ def _page(request: Any, **values: Any) -> dict[str, Any]:
     request.response.headers["Content-Security-Policy"] = CSP
     request.response.headers["Cache-Control"] = "no-store"
     request.response.headers["X-Content-Type-Options"] = "nosniff"
-    values.setdefault("who", request.identity)
+    if "who" not in values:   # not setdefault: an error page given who=None must not read the session
+        values["who"] = request.identity
     values.setdefault("status_labels", labels.VOUCHER_STATUS_LABELS)   # the search form's choices
     values.setdefault("form", {})
     values.setdefault("page", None)
@@ -228,6 +230,19 @@ def web_domain_error(exc: DomainError, request: Any) -> Any:
 def web_not_found(exc: Any, request: Any) -> Any:
     # no route matched, so no sign-in is read here (the session cookie counts on web.* routes only)
     return _error_page(request, 404, f"页面 {request.path} 不存在。请从凭证查找页重新进入。", who=None)
+
+
+@exception_view_config(OperationalError, path_info=WEB, renderer=T + "error.jinja2")
+@exception_view_config(DBAPIError, path_info=WEB, renderer=T + "error.jinja2")
+def web_database_unavailable(exc: Exception, request: Any) -> Any:
+    """The database did not answer: as the API's 503 (views/errors.py), as a page. Who is
+    signed in is not looked up again (that needs the database)."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_page(request, 500, "服务内部错误，操作未完成，数据未作更改。请稍后重试或联系管理员。", who=None)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    request.response.headers["Retry-After"] = "30"
+    return _error_page(request, 503, "数据库暂时不可用，操作未完成，数据未作更改。请稍后重试。", who=None)
 
 
 @exception_view_config(Exception, path_info=WEB, renderer=T + "error.jinja2")

@@ -222,3 +222,19 @@ def test_the_two_downloads_are_named_for_what_they_are(service, voucher):
     api = service.app.get(f"/api/v1/archive/items/{item_id}/package", headers=service.headers("王审计"))
     older = service.app.get(f"/api/v1/archive/items/{item_id}/bundle", headers=service.headers("王审计"))
     assert api.body == older.body == package.body
+
+
+def test_with_the_database_down_the_pages_answer_a_503_page(tmp_path):
+    """As the API's 503 (test_api.py), as a page: never a plain-text 500."""
+    import webtest
+
+    from invoice_archive.config import configure
+
+    config = configure({"sqlalchemy.url": "postgresql+psycopg://postgres@127.0.0.1:9/none",
+                        "archive.store_url": (tmp_path / "store").as_uri(), "here": str(tmp_path)})
+    app = webtest.TestApp(config.make_wsgi_app())
+    app.set_cookie(WEB_COOKIE, "ws_some-session")
+    for path in ("/audit/", "/audit/vouchers/1", "/audit/invoices/1/original"):
+        resp = app.get(path, status=503)
+        _is_page(resp, 503, "暂时无法提供")
+        assert "数据库暂时不可用" in resp.text and resp.headers["Retry-After"] == "30"
