@@ -206,6 +206,15 @@ def _error_page(request: Any, status: int, message: str, *, who: Any = ...) -> d
     return _page(request, **values)
 
 
+def refusal_page(request: Any, status: int, message: str) -> Any:
+    """The error page as a response, for a refusal made before any route is matched
+    (the input guard, views/guard.py): nobody is looked up as signed in."""
+    from pyramid.renderers import render_to_response
+
+    values = _error_page(request, status, message, who=None)   # status and headers on request.response
+    return render_to_response(T + "error.jinja2", values, request=request, response=request.response)
+
+
 @forbidden_view_config(path_info=WEB, renderer=T + "error.jinja2")
 def web_forbidden(exc: Any, request: Any) -> Any:
     if request.identity is None:

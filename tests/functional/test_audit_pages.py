@@ -238,3 +238,15 @@ def test_with_the_database_down_the_pages_answer_a_503_page(tmp_path):
         resp = app.get(path, status=503)
         _is_page(resp, 503, "暂时无法提供")
         assert "数据库暂时不可用" in resp.text and resp.headers["Retry-After"] == "30"
+
+
+def test_input_the_guard_refuses_is_an_error_page_on_the_pages_and_json_on_the_api(service, voucher):
+    sign_in(service)
+    resp = service.app.get("/audit/", params={"fiscal_year": "2024", "period": "99999999999"}, expect_errors=True)
+    _is_page(resp, 400, "请求无效")
+    assert "查询参数 period 的数值超出范围。" in resp.text
+    resp = service.app.get("/audit/?seller=%00", expect_errors=True)
+    _is_page(resp, 400, "请求无效")
+    api = service.app.get("/api/v1/search/vouchers", params={"period": "99999999999"},
+                          headers=service.headers("王审计"), status=400)
+    assert api.json["error"]["code"] == "number_out_of_range"
