@@ -63,6 +63,15 @@ OUTBOX_STATUS_LABELS: Mapping[str, str] = {
 VOUCHER_STATUS_LABELS: Mapping[str, str] = {
     s: CLAIM_STATUS_LABELS[s] for s in (ClaimStatus.POSTED, ClaimStatus.ARCHIVED, ClaimStatus.REVERSED)}
 
+#: the orders the search page offers (services/search.py VOUCHER_SORTS; "-": descending)
+VOUCHER_SORT_LABELS: Mapping[str, str] = {
+    "-date": "日期（新→旧）",
+    "date": "日期（旧→新）",
+    "number": "凭证号",
+    "-amount": "金额（大→小）",
+    "archival_code": "档号",
+}
+
 #: every status word a page may show: the same code means the same in each vocabulary
 STATUS_LABELS: Mapping[str, str] = {**OUTBOX_STATUS_LABELS, **dict(CHECK_STATUS_LABELS),
                                     **INVOICE_STATUS_LABELS, **CLAIM_STATUS_LABELS}
@@ -191,6 +200,6 @@ FILTERS = {
 __all__ = [
     "BEIJING", "BEIJING_LABEL", "CHECK_LABELS", "CHECK_RESULT_LABELS", "CLAIM_STATUS_LABELS", "FILTERS",
     "INVOICE_STATUS_LABELS", "OUTBOX_STATUS_LABELS", "ROLE_LABELS", "STATUS_LABELS", "SYSTEM_LABELS",
-    "VERDICT_LABELS", "VOUCHER_STATUS_LABELS", "beijing", "check", "check_result", "claim_status",
-    "invoice_status", "role", "status", "system", "verdict",
+    "VERDICT_LABELS", "VOUCHER_SORT_LABELS", "VOUCHER_STATUS_LABELS", "beijing", "check", "check_result",
+    "claim_status", "invoice_status", "role", "status", "system", "verdict",
 ]

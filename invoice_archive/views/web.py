@@ -59,6 +59,7 @@ def _page(request: Any, **values: Any) -> dict[str, Any]:
     if "who" not in values:   # not setdefault: an error page given who=None must not read the session
         values["who"] = request.identity
     values.setdefault("status_labels", labels.VOUCHER_STATUS_LABELS)   # the search form's choices
+    values.setdefault("sort_labels", labels.VOUCHER_SORT_LABELS)
     values.setdefault("form", {})
     values.setdefault("page", None)
     values.setdefault("signin", False)
@@ -77,6 +78,13 @@ def home(request: Any) -> Any:
     if any(form.values()):
         params = {k: v for k, v in form.items() if v}
         try:
+            # the choices the form offers, refused in the page's words (the service names codes)
+            if params.get("status") and params["status"] not in labels.VOUCHER_STATUS_LABELS:
+                raise DomainError(f"状态“{params['status']}”无效，可选："
+                                  f"{'、'.join(labels.VOUCHER_STATUS_LABELS.values())}。", code="invalid_search")
+            if params.get("sort") and params["sort"] not in labels.VOUCHER_SORT_LABELS:
+                raise DomainError(f"排序方式“{params['sort']}”无效，可选："
+                                  f"{'、'.join(labels.VOUCHER_SORT_LABELS.values())}。", code="invalid_sort")
             for name in ("fiscal_year", "period"):
                 if name in params:
                     params[name] = int(params[name])

@@ -250,3 +250,12 @@ def test_input_the_guard_refuses_is_an_error_page_on_the_pages_and_json_on_the_a
     api = service.app.get("/api/v1/search/vouchers", params={"period": "99999999999"},
                           headers=service.headers("王审计"), status=400)
     assert api.json["error"]["code"] == "number_out_of_range"
+
+
+def test_a_status_or_order_the_page_does_not_offer_is_refused_in_its_words(service, voucher):
+    sign_in(service)
+    page = service.app.get("/audit/", params={"status": "nonsense"})
+    assert "状态“nonsense”无效，可选：已入账、已归档、已冲销。" in page.text
+    page = service.app.get("/audit/", params={"sort": "password"})
+    assert "排序方式“password”无效，可选：日期（新→旧）" in page.text
+    assert 'id="count"' not in page.text

@@ -57,3 +57,10 @@ def test_times_are_beijing_time(utc, shown):
 def test_the_templates_get_every_vocabulary_as_a_filter():
     assert set(labels.FILTERS) >= {"role", "status", "claim_status", "invoice_status", "system", "verdict",
                                    "check", "check_result", "beijing"}
+
+
+def test_the_search_page_offers_only_orders_the_search_knows():
+    from invoice_archive.services.search import VOUCHER_SORTS
+
+    assert {key.lstrip("-") for key in labels.VOUCHER_SORT_LABELS} <= set(VOUCHER_SORTS)
+    assert all(_chinese(word) for word in labels.VOUCHER_SORT_LABELS.values())
