@@ -28,6 +28,9 @@ def includeme(config: Any) -> None:
     config.add_route("archive.runs", f"{API}/archive/runs")
     config.add_route("archive.items", f"{API}/archive/items")
     config.add_route("archive.item", f"{API}/archive/items/{{item_id}}", factory=ITEM)
+    # the item's archive package (归档包, the BagIt bag as archived): /package, and /bundle, the
+    # older name adapters already call (an alias; not the voucher's audit bundle, 审计包)
+    config.add_route("archive.package", f"{API}/archive/items/{{item_id}}/package", factory=ITEM)
     config.add_route("archive.bundle", f"{API}/archive/items/{{item_id}}/bundle", factory=ITEM)
     config.add_route("archive.eep", f"{API}/archive/items/{{item_id}}/eep", factory=ITEM)
     config.add_route("archive.item_check", f"{API}/archive/items/{{item_id}}/check", factory=ITEM)
@@ -37,7 +40,7 @@ def includeme(config: Any) -> None:
     config.add_route("audit.proof", f"{API}/audit/events/{{event_id}}/proof")
     config.add_route("admin.tokens", f"{API}/admin/tokens")
     config.add_route("admin.token_revoke", f"{API}/admin/tokens/{{token_id}}/revoke")
-    # auditors (docs/roles.md): search, the signed voucher bundle and its key, renditions
+    # auditors (docs/roles.md): search, the voucher's signed audit bundle (审计包) and its key, renditions
     config.add_route("search.vouchers", f"{API}/search/vouchers")
     config.add_route("search.invoices", f"{API}/search/invoices")
     config.add_route("vouchers.bundle", f"{API}/vouchers/{{voucher_id}}/bundle", factory=VOUCHER)
@@ -50,5 +53,7 @@ def includeme(config: Any) -> None:
     config.add_route("web.logout", "/audit/logout")
     config.add_route("web.voucher", "/audit/vouchers/{voucher_id:\\d+}", factory=VOUCHER)
     config.add_route("web.bundle", "/audit/vouchers/{voucher_id:\\d+}/bundle", factory=VOUCHER)
+    config.add_route("web.invoice_original", "/audit/invoices/{invoice_id:\\d+}/original", factory=INVOICE)
+    config.add_route("web.invoice_pdf", "/audit/invoices/{invoice_id:\\d+}/rendition.pdf", factory=INVOICE)
     config.add_route("web.item_package", "/audit/items/{item_id:\\d+}/package", factory=ITEM)
     config.add_route("web.item_eep", "/audit/items/{item_id:\\d+}/eep", factory=ITEM)

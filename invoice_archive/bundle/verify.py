@@ -159,7 +159,14 @@ def verify_bundle(zip_bytes: bytes, public_key_pem: bytes | str | None = None, *
     manifest_bytes = members.get(MANIFEST)
     manifest: dict[str, Any] | None = None
     if manifest_bytes is None:
-        checks.add("manifest_readable", "fail", "缺少 manifest.json（文件清单），无法核验", MANIFEST)
+        if any(name == "bagit.txt" or name.endswith("/bagit.txt") for name in members):
+            # the archive package (归档包, a BagIt bag), not the voucher's audit bundle (审计包)
+            checks.add("manifest_readable", "fail",
+                       "缺少 manifest.json：这是归档包（BagIt，GET /api/v1/archive/items/{id}/package），"
+                       "不是审计包。归档包解压后用 sha256sum -c manifest-sha256.txt 核验；"
+                       "审计包请从 GET /api/v1/vouchers/{id}/bundle 或审计页面的“下载审计包”获取", MANIFEST)
+        else:
+            checks.add("manifest_readable", "fail", "缺少 manifest.json（文件清单），无法核验", MANIFEST)
     else:
         try:
             manifest = json.loads(manifest_bytes.decode("utf-8"))

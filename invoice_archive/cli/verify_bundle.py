@@ -1,6 +1,8 @@
 """``invoice-archive verify-bundle BUNDLE.zip [--public-key KEY] [--json]``
 
-Checks an auditor's voucher bundle offline (no database, no network): the
+Checks a voucher's audit bundle (审计包, GET /api/v1/vouchers/{id}/bundle) offline
+(no database, no network; not the archive package, 归档包, which is a BagIt bag
+checked with sha256sum -c manifest-sha256.txt): the
 manifest signature, every file's size, SHA-256 and SM3, missing and extra
 files, each e-invoice's signature re-verified, and each rendition against the
 invoice data.  Exit status: 0 everything passed and the origin is proven by
@@ -20,12 +22,12 @@ EXIT_PASS, EXIT_FAIL, EXIT_UNREADABLE, EXIT_ORIGIN_UNPROVEN = 0, 1, 2, 3
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "verify-bundle", help="offline check of an auditor's voucher bundle (zip)",
+        "verify-bundle", help="offline check of a voucher's audit bundle (审计包: GET /api/v1/vouchers/{id}/bundle)",
         description=__doc__.split("\n\n")[1].replace("\n", " "))
-    p.add_argument("bundle", metavar="BUNDLE.zip", help="the bundle to check")
+    p.add_argument("bundle", metavar="BUNDLE.zip", help="the audit bundle (审计包) to check")
     p.add_argument("--public-key", metavar="KEY",
-                   help="the service's published public key (PEM); without it the key inside the "
-                        "bundle is used, which proves integrity but not origin")
+                   help="the service's published public key (PEM, GET /api/v1/bundle-key); without it the key "
+                        "inside the bundle is used, which proves integrity but not origin")
     p.add_argument("--trust-store", metavar="DIR",
                    help="trusted root certificates for the invoices' signature chains (as at intake)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -188,3 +188,37 @@ def same(field: str, a: object, b: object) -> bool:
 def _loose(value: str) -> str:
     value = unicodedata.normalize("NFKC", value)
     return "".join(value.split())
+
+
+#: what people put between the groups of an invoice number: spaces (any width) and dashes
+#: (after NFKC the full-width ``－`` is already ``-``; the typographic dashes are not)
+_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212\ufe58\ufe63]+")
+
+
+def invoice_number_keys(value: str) -> tuple[list[str], list[str]]:
+    """(numbers, business keys) an invoice number given in any form may mean.
+
+    The text is read as people copy it: NFKC first (full-width digits
+    ``２４９９…``, the full-width space and dash become ASCII), then spaces and
+    dashes between digit groups do not count: ``24992000000000000001``,
+    ``2499 2000 0000 0000 0001`` and ``2499-2000-0000-0000-0001`` are one
+    number. 20 digits (数电票) -> number or business key; 8 digits -> number;
+    18 or 20 digits may also be a 10- or 12-digit code + 8-digit number, so
+    ``044001900111-12345678``, ``044001900111 12345678`` and
+    ``04400190011112345678`` all look for business key ``044001900111-12345678``.
+    Anything but digits is a business key as written (separators as ``-``), or
+    ``code-number``.
+    """
+    given = unicodedata.normalize("NFKC", value).strip()
+    digits = _SEPARATORS.sub("", given)
+    if digits.isascii() and digits.isdigit():
+        keys = [digits]
+        if len(digits) in (18, 20):   # 10- or 12-digit code + 8-digit number
+            keys.append(f"{digits[:-8]}-{digits[-8:]}")
+        return [digits], keys
+    written = _SEPARATORS.sub("-", given).strip("-")
+    code, _, number = written.rpartition("-")
+    if not code:
+        return [number], [number]
+    # as written (BKER-<bank>-<receipt>), and as code-number with the code's own dashes dropped
+    return [], list(dict.fromkeys([written, f"{code.replace('-', '')}-{number}"]))

@@ -20,6 +20,7 @@ from invoice_archive.archive.package import ManifestEntry, PackageFile, build_ba
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, StoreUnavailable
+from invoice_archive.formats.normalize import invoice_number_keys
 from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus, InvoiceVoucherLink,
@@ -100,11 +101,12 @@ class ArchiveService:
             stmt = stmt.where(Voucher.voucher_number == num)
             if word:
                 stmt = stmt.where(Voucher.voucher_word == word)
-        if invoice_number:
+        if invoice_number:   # in any form, as the auditors' search reads it (formats/normalize.py)
+            numbers, keys = invoice_number_keys(invoice_number)
             stmt = stmt.where(Voucher.id.in_(
                 select(InvoiceVoucherLink.voucher_id).join(Invoice, Invoice.id == InvoiceVoucherLink.invoice_id)
                 .where(Invoice.org_id == self.org_id,
-                       (Invoice.number == invoice_number) | (Invoice.business_key == invoice_number))))
+                       Invoice.number.in_(numbers) | Invoice.business_key.in_(keys))))
         if archival_code:
             stmt = stmt.where(ArchiveItem.archival_code == archival_code)
         if fiscal_year:

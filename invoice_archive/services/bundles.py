@@ -31,14 +31,14 @@ from invoice_archive.services.audit import SIGNER_KEY, AuditLog, AuditSequencer
 from invoice_archive.services.scoping import original_bytes, scoped_get
 
 
-#: what a verdict means to an auditor, and how the badge looks
-BADGES = {
-    "valid": ("valid", "签名有效"),
-    "valid_with_warning": ("warning", "签名有效（有提示）"),
-    "unsigned": ("unsigned", "无电子签名"),
-    "present_not_verifiable": ("unverifiable", "签名无法验证"),
-    "tampered": ("tampered", "已被篡改"),
-    "invalid": ("invalid", "签名无效"),
+#: how the badge for each verdict looks (its words are the pages' own: views/labels.py)
+BADGE_KINDS = {
+    "valid": "valid",
+    "valid_with_warning": "warning",
+    "unsigned": "unsigned",
+    "present_not_verifiable": "unverifiable",
+    "tampered": "tampered",
+    "invalid": "invalid",
 }
 
 
@@ -51,13 +51,13 @@ class Badge:
     """An invoice's authenticity as the auditor sees it."""
 
     kind: str                 # valid / warning / unsigned / unverifiable / tampered / invalid
-    label: str
+    shows: str                # the verdict the badge shows: the intake verdict, or tampered when fixity fails
     verdict: str              # the verdict recorded at intake
-    failing: list[dict[str, Any]]   # the checks that did not pass (code, detail)
+    failing: list[dict[str, Any]]   # the checks that did not pass (code, result, detail)
     fixity_ok: bool           # the stored original still has the SHA-256 recorded at intake
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "label": self.label, "verdict": self.verdict, "failing": self.failing,
+        return {"kind": self.kind, "shows": self.shows, "verdict": self.verdict, "failing": self.failing,
                 "fixity_ok": self.fixity_ok}
 
 
@@ -68,10 +68,9 @@ def badge_for(inv: Invoice, original: bytes | None) -> Badge:
                for c in checks if isinstance(c, dict) and c.get("result") not in ("pass", "skip", "skipped", "info")]
     if not fixity_ok:
         detail = "存储中的原件缺失" if original is None else "存储中的原件与接收时的 SHA-256 不符"
-        return Badge("tampered", "已被篡改", inv.verdict, [{"code": "original_fixity", "result": "fail",
-                                                            "detail": detail}] + failing, False)
-    kind, label = BADGES.get(inv.verdict, ("unverifiable", inv.verdict))
-    return Badge(kind, label, inv.verdict, failing, True)
+        return Badge("tampered", "tampered", inv.verdict, [{"code": "original_fixity", "result": "fail",
+                                                             "detail": detail}] + failing, False)
+    return Badge(BADGE_KINDS.get(inv.verdict, "unverifiable"), inv.verdict, inv.verdict, failing, True)
 
 
 def signer_from_registry(registry: Any) -> ManifestSigner | None:

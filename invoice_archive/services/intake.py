@@ -201,11 +201,11 @@ class IntakeService:
         rows = self.db.execute(stmt.order_by(Invoice.id.desc()).limit(limit).offset(offset)).scalars()
         return list(rows), total
 
-    def original(self, inv: Invoice) -> bytes:
+    def original(self, inv: Invoice, *, via: str = "api") -> bytes:
         """The original file as received, checked against its intake SHA-256 like
         every other read from the store."""
         data = original_bytes(self.store, inv)
-        self.audit.record("invoice.original_downloaded", "invoice", inv.id, sha256=inv.sha256)
+        self.audit.record("invoice.original_downloaded", "invoice", inv.id, sha256=inv.sha256, via=via)
         return data
 
     def find_duplicate(self, business_key: str) -> Invoice | None:

@@ -15,7 +15,6 @@ search scans, which is fine at SQLite's scale).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, Iterable
@@ -24,6 +23,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from invoice_archive.errors import Invalid
+from invoice_archive.formats.normalize import invoice_number_keys
 from invoice_archive.models import (
     ArchiveItem, Claim, Invoice, InvoiceVoucherLink, Voucher,
 )
@@ -106,31 +106,6 @@ class SearchPage:
     offset: int
     sort: str
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def invoice_number_keys(value: str) -> tuple[list[str], list[str]]:
-    """(numbers, business keys) an invoice number given in any form may mean.
-
-    ``24992000000000000001`` (数电票, 20 digits) -> number or business key;
-    ``12345678`` (8 digits) -> number; ``044001900111-12345678``,
-    ``044001900111 12345678`` or ``04400190011112345678`` (code + number) ->
-    business key ``code-number``.
-    """
-    text = re.sub(r"\s+", "-", value.strip())
-    numbers: list[str] = []
-    keys: list[str] = []
-    if "-" in text:
-        code, _, number = text.rpartition("-")
-        code = code.replace("-", "")
-        keys.append(f"{code}-{number}" if code else number)
-        if not code:
-            numbers.append(number)
-    else:
-        numbers.append(text)
-        keys.append(text)
-        if text.isdigit() and len(text) in (18, 20):   # 10- or 12-digit code + 8-digit number
-            keys.append(f"{text[:-8]}-{text[-8:]}")
-    return numbers, list(dict.fromkeys(keys))
 
 
 def _order(sorts: dict[str, tuple[Any, ...]], sort: str | None, default: str) -> tuple[str, list[Any]]:

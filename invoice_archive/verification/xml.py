@@ -36,9 +36,9 @@ def verify_xml(data: bytes, *, trust_store: TrustStore | None = None,
         has_value = value is not None and bool(value.text)
         checks.append(Check(
             "tax_bureau_signature", "not_checked",
-            ("存在税务机关签名 (TaxBureauSignature"
-             + (f", {fmt.text}" if fmt is not None and fmt.text else "")
-             + ")，但其签名原文的构造方式未公开，无法离线验证 (present, not verifiable)；"
+            ("存在税务机关签名（TaxBureauSignature"
+             + (f"，{fmt.text}" if fmt is not None and fmt.text else "")
+             + "），但其签名原文的构造方式未公开，无法离线验证；"
              "真实性须以税务平台查验为准"
              + ("" if has_value else "；签名值为空")),
             sid, None))

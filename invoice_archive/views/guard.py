@@ -15,6 +15,9 @@ a view nor the database meets:
   integer digits): 400 with ``invalid_json``, ``invalid_text`` or
   ``number_out_of_range``.
 
+Under /api the refusal is the API's JSON error; elsewhere (the auditors' pages)
+it is the pages' own error page.
+
 Invoice files themselves are bytes and are not looked at here: their readers
 have their own limits (``formats/``).
 """
@@ -34,6 +37,7 @@ INT_PARAMS = frozenset({"limit", "offset", "fiscal_year", "period", "year", "pag
 INT_MAX = 2**31 - 1
 JSON_INT_MAX = 10**16          # money as a JSON integer still fits NUMERIC(18, 2)
 MAX_DEPTH = 32
+API_PATH = re.compile(r"^/api(/|$)")
 # C0 controls except tab, newline and carriage return; DEL; lone surrogates
 _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
@@ -136,6 +140,13 @@ def input_guard_tween_factory(handler: Any, registry: Any) -> Any:
             if request.content_type == "application/json":
                 check_json(request.body)
         except Refused as exc:
+            if not API_PATH.match(request.path_info):   # the pages: a page (views/web.py), not JSON
+                from invoice_archive.views.web import refusal_page
+
+                response = refusal_page(request, exc.status, exc.message)
+                if exc.status == 405:
+                    response.headers["Allow"] = ", ".join(sorted(METHODS))
+                return response
             response = Response(status=exc.status, charset="utf-8", json_body={
                 "error": {"code": exc.code, "message": exc.message, "detail": exc.detail}})
             if exc.status == 405:

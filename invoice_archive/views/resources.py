@@ -234,8 +234,10 @@ def get_item(request: Any) -> Any:
     return item_json(request.context.obj)
 
 
+@api_view(route_name="archive.package", request_method="GET", permission=P.ARCHIVE_DOWNLOAD, renderer=None)
 @api_view(route_name="archive.bundle", request_method="GET", permission=P.ARCHIVE_DOWNLOAD, renderer=None)
-def get_bundle(request: Any) -> Any:
+def get_package(request: Any) -> Any:
+    """The item's archive package (归档包), byte for byte as archived; /bundle is its older name."""
     item, data = request.find_service(ArchiveService).bundle(request.context.id)
     return _download(data, "application/zip", f"{item.archival_code}.zip", item.package_sha256)
 

@@ -44,9 +44,10 @@ def search_invoices(request: Any) -> Any:
     return page_json(request.find_service(SearchService).invoices(q))
 
 
-def attachment(data: bytes, content_type: str, filename: str) -> Response:
+def attachment(data: bytes, content_type: str, filename: str, *, inline: bool = False) -> Response:
+    disposition = "inline" if inline else "attachment"
     return Response(body=data, content_type=content_type,
-                    content_disposition=f"attachment; filename*=UTF-8''{quote(filename, safe='')}")
+                    content_disposition=f"{disposition}; filename*=UTF-8''{quote(filename, safe='')}")
 
 
 def bundle_filename(voucher: Any) -> str:

@@ -1,6 +1,12 @@
 """The auditors' web pages (server-rendered, Chinese): sign in with a token, search,
-open a voucher (entries, invoices with renditions and authenticity badges, the
-claim's sign-off trail) and download its bundle.
+open a voucher (entries, invoices with renditions and authenticity badges, links
+to each original and its PDF rendition, the claim's sign-off trail) and download
+its audit bundle (审计包) and, once archived, its archive package (归档包).
+
+What a person reads is Chinese: roles, statuses and system names through
+views/labels.py (registered here as Jinja2 filters), times in Beijing time. A
+missing page, record or permission is a page of its own (404, 403, ...) outside
+/api; the API keeps its JSON errors (views/errors.py).
 
 Sign-in starts a server-side session (security.py: a random id in an HttpOnly,
 SameSite=Strict cookie scoped to /audit, stored as its SHA-256; it ends at
@@ -19,14 +25,17 @@ from pyramid.exceptions import BadCSRFToken
 from pyramid.httpexceptions import HTTPForbidden, HTTPSeeOther
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, forbidden_view_config, notfound_view_config, view_config
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from invoice_archive.errors import DomainError
+from invoice_archive.errors import DomainError, NotFound
 from invoice_archive.security import (
     ROLE_PERMISSIONS, WEB_COOKIE, WEB_SESSION_HOURS, Permissions as P, end_web_session, live_token, start_web_session,
 )
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.bundles import BundleService, signer_from_registry
+from invoice_archive.services.intake import IntakeService
 from invoice_archive.services.search import SearchService
+from invoice_archive.views import labels
 from invoice_archive.views.search import attachment, bundle_filename, search_query
 
 log = logging.getLogger(__name__)
@@ -35,7 +44,6 @@ PREFIX = "/audit"
 T = "invoice_archive:templates/"
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "script-src 'none'; form-action 'self'; frame-ancestors 'none'")
-STATUS_LABELS = {"posted": "已入账", "archived": "已归档", "reversed": "已冲销"}
 SEARCH_FIELDS = ("invoice_number", "voucher_number", "fiscal_year", "period", "seller", "seller_tax_id",
                  "amount_min", "amount_max", "archival_code", "status", "sort")
 
@@ -48,8 +56,10 @@ def _page(request: Any, **values: Any) -> dict[str, Any]:
     request.response.headers["Content-Security-Policy"] = CSP
     request.response.headers["Cache-Control"] = "no-store"
     request.response.headers["X-Content-Type-Options"] = "nosniff"
-    values.setdefault("who", request.identity)
-    values.setdefault("status_labels", STATUS_LABELS)   # every page, error pages too, renders the search form
+    if "who" not in values:   # not setdefault: an error page given who=None must not read the session
+        values["who"] = request.identity
+    values.setdefault("status_labels", labels.VOUCHER_STATUS_LABELS)   # the search form's choices
+    values.setdefault("sort_labels", labels.VOUCHER_SORT_LABELS)
     values.setdefault("form", {})
     values.setdefault("page", None)
     values.setdefault("signin", False)
@@ -68,6 +78,13 @@ def home(request: Any) -> Any:
     if any(form.values()):
         params = {k: v for k, v in form.items() if v}
         try:
+            # the choices the form offers, refused in the page's words (the service names codes)
+            if params.get("status") and params["status"] not in labels.VOUCHER_STATUS_LABELS:
+                raise DomainError(f"状态“{params['status']}”无效，可选："
+                                  f"{'、'.join(labels.VOUCHER_STATUS_LABELS.values())}。", code="invalid_search")
+            if params.get("sort") and params["sort"] not in labels.VOUCHER_SORT_LABELS:
+                raise DomainError(f"排序方式“{params['sort']}”无效，可选："
+                                  f"{'、'.join(labels.VOUCHER_SORT_LABELS.values())}。", code="invalid_sort")
             for name in ("fiscal_year", "period"):
                 if name in params:
                     params[name] = int(params[name])
@@ -80,8 +97,7 @@ def home(request: Any) -> Any:
             error = "年度、期间须为数字。"
         except DomainError as exc:
             error = exc.message
-    return _page(request, signin=False, form=form, page=page, error=error, pages=pages,
-                 status_labels=STATUS_LABELS)
+    return _page(request, signin=False, form=form, page=page, error=error, pages=pages)
 
 
 def _page_links(request: Any, params: dict[str, Any], page: Any) -> dict[str, str]:
@@ -102,7 +118,8 @@ def login(request: Any) -> Any:
     row = live_token(request.db, token)
     if row is None or P.SEARCH_READ not in ROLE_PERMISSIONS.get(row.role, frozenset()):
         request.response.status_int = 403 if row is not None else 401
-        msg = "令牌无效、已过期或已吊销。" if row is None else f"该令牌的角色（{row.role}）无权使用审计查询。"
+        msg = ("令牌无效、已过期或已吊销。" if row is None
+               else f"该令牌的角色（{labels.role(row.role)}）无权使用审计查询。")
         return _page(request, signin=True, error=msg, who=None)
     response = HTTPSeeOther(location=request.route_url("web.home"))
     response.set_cookie(WEB_COOKIE, start_web_session(request.db, row), path=PREFIX, httponly=True,
@@ -146,6 +163,27 @@ def bundle(request: Any) -> Any:
     return attachment(data, "application/zip", bundle_filename(v))
 
 
+@view_config(route_name="web.invoice_original", request_method="GET", permission=P.INVOICES_READ)
+def invoice_original(request: Any) -> Any:
+    """The invoice file as received, byte for byte (its intake SHA-256 checked first)."""
+    inv = request.context.obj
+    data = request.find_service(IntakeService).original(inv, via="web")
+    response = attachment(data, "application/octet-stream", inv.filename or f"{inv.business_key}.{inv.source_format}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@view_config(route_name="web.invoice_pdf", request_method="GET", permission=P.INVOICES_READ)
+def invoice_pdf(request: Any) -> Any:
+    """The invoice drawn as PDF (版式文件), to view or print; drawn from the checked original."""
+    service = request.find_service(BundleService)
+    inv = request.context.obj
+    response = attachment(service.rendition_pdf(inv, via="web"), "application/pdf", f"{inv.business_key}.pdf",
+                          inline=True)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @view_config(route_name="web.item_package", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
 def item_package(request: Any) -> Any:
     item, data = request.find_service(ArchiveService).bundle(request.context.id)
@@ -159,42 +197,88 @@ def item_eep(request: Any) -> Any:
     return attachment(data, "application/xml", f"{item.archival_code}.eep.xml")
 
 
-@forbidden_view_config(path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+#: the pages' own answers outside the API: /api keeps its JSON errors (views/errors.py)
+NOT_API = r"^(?!/api(/|$))"
+WEB = r"^/audit(/|$)"
+ERROR_TITLES = {400: "请求无效", 401: "请先登录", 403: "无权访问", 404: "页面不存在", 409: "操作冲突",
+                422: "无法处理", 500: "服务内部错误", 503: "暂时无法提供"}
+
+
+def _error_page(request: Any, status: int, message: str, *, who: Any = ...) -> dict[str, Any]:
+    """A page of its own for a refusal: the status, a title, what happened and a way back."""
+    request.response.status_int = status
+    values: dict[str, Any] = {"status": status, "title": ERROR_TITLES.get(status, "无法完成"), "message": message,
+                              "error": None}
+    if who is not ...:
+        values["who"] = who
+    return _page(request, **values)
+
+
+def refusal_page(request: Any, status: int, message: str) -> Any:
+    """The error page as a response, for a refusal made before any route is matched
+    (the input guard, views/guard.py): nobody is looked up as signed in."""
+    from pyramid.renderers import render_to_response
+
+    values = _error_page(request, status, message, who=None)   # status and headers on request.response
+    return render_to_response(T + "error.jinja2", values, request=request, response=request.response)
+
+
+@forbidden_view_config(path_info=WEB, renderer=T + "error.jinja2")
 def web_forbidden(exc: Any, request: Any) -> Any:
     if request.identity is None:
         return HTTPSeeOther(location=request.route_url("web.home"))
-    request.response.status_int = 403
-    return _page(request, signin=False, form={}, page=None,
-                 error=f"当前角色（{request.identity.role}）无权查看此页面。")
+    return _error_page(request, 403, f"当前角色（{labels.role(request.identity.role)}）无权查看此页面或下载此文件。"
+                                     "如需访问，请联系管理员。")
 
 
-@exception_view_config(BadCSRFToken, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+@exception_view_config(BadCSRFToken, path_info=WEB, renderer=T + "search.jinja2")
 def web_bad_csrf(exc: Any, request: Any) -> Any:
     request.response.status_int = 400
     return _page(request, signin=True, error="表单已过期或来源不明（CSRF 校验失败），请重新登录。", who=None)
 
 
-@exception_view_config(DomainError, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+@exception_view_config(DomainError, path_info=WEB, renderer=T + "error.jinja2")
 def web_domain_error(exc: DomainError, request: Any) -> Any:
-    request.response.status_int = exc.status
-    return _page(request, signin=False, form={}, page=None, error=exc.message)
+    message = f"{exc.message}。" if isinstance(exc, NotFound) and not exc.message.endswith("。") else exc.message
+    return _error_page(request, exc.status, message)
 
 
-@notfound_view_config(path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+@notfound_view_config(path_info=NOT_API, renderer=T + "error.jinja2")
 def web_not_found(exc: Any, request: Any) -> Any:
-    request.response.status_int = 404
-    return _page(request, signin=request.identity is None, error=f"页面 {request.path} 不存在。")
+    # no route matched, so no sign-in is read here (the session cookie counts on web.* routes only)
+    return _error_page(request, 404, f"页面 {request.path} 不存在。请从凭证查找页重新进入。", who=None)
 
 
-@exception_view_config(Exception, path_info=r"^/audit(/|$)", renderer=T + "search.jinja2")
+@exception_view_config(OperationalError, path_info=WEB, renderer=T + "error.jinja2")
+@exception_view_config(DBAPIError, path_info=WEB, renderer=T + "error.jinja2")
+def web_database_unavailable(exc: Exception, request: Any) -> Any:
+    """The database did not answer: as the API's 503 (views/errors.py), as a page. Who is
+    signed in is not looked up again (that needs the database)."""
+    if isinstance(exc, DBAPIError) and not exc.connection_invalidated and not isinstance(exc, OperationalError):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _error_page(request, 500, "服务内部错误，操作未完成，数据未作更改。请稍后重试或联系管理员。", who=None)
+    log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    request.response.headers["Retry-After"] = "30"
+    return _error_page(request, 503, "数据库暂时不可用，操作未完成，数据未作更改。请稍后重试。", who=None)
+
+
+@exception_view_config(Exception, path_info=WEB, renderer=T + "error.jinja2")
 def web_internal_error(exc: Exception, request: Any) -> Any:
     log.exception("unhandled error on %s %s", request.method, request.path)
-    request.response.status_int = 500
-    return _page(request, signin=False, error="服务内部错误，操作未完成，数据未作更改。请稍后重试或联系管理员。")
+    return _error_page(request, 500, "服务内部错误，操作未完成，数据未作更改。请稍后重试或联系管理员。")
+
+
+def _register_filters(config: Any) -> None:
+    """The vocabularies of views/labels.py as Jinja2 filters (``{{ s.role|role }}``)."""
+    def register() -> None:
+        config.get_jinja2_environment().filters.update(labels.FILTERS)
+
+    config.action(None, register, order=999)   # after pyramid_jinja2 has made its environment
 
 
 def includeme(config: Any) -> None:
     config.include("pyramid_jinja2")
+    _register_filters(config)
     config.set_csrf_storage_policy(CookieCSRFStoragePolicy(cookie_name="ia_csrf", path=PREFIX,
                                                            samesite="Strict", httponly=True))
     config.add_static_view(f"{PREFIX}/static", "invoice_archive:static", permission=NO_PERMISSION_REQUIRED,

@@ -56,7 +56,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
                 "--disable-dev-shm-usage", "--window-size=1280,1600", f"--user-data-dir={tmp_path / 'profile'}"):
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"download.default_directory": str(tmp_path / "downloads"),
-                                              "download.prompt_for_download": False})
+                                              "download.prompt_for_download": False,
+                                              # a PDF is saved, as a browser without a viewer does
+                                              "plugins.always_open_pdf_externally": True})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.download_dir = tmp_path / "downloads"
     try:

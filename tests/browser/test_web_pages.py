@@ -6,13 +6,10 @@ from typing import Any
 
 from invoice_archive.security import WEB_COOKIE
 from tests.browser.conftest import INVOICE_NUMBER
+from tests.support.web import sign_in
 
 
-def _sign_in(service: Any, who: str = "王审计") -> Any:
-    page = service.app.get("/audit/")
-    form = page.forms[0]
-    form["token"] = service.tokens[who]
-    return form.submit()
+_sign_in = sign_in
 
 
 def test_sign_in_search_view_download(service, archived_voucher):

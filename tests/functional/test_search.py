@@ -7,6 +7,7 @@ import pytest
 
 from invoice_archive.services.search import invoice_number_keys
 from tests.support.invoices import synthetic_xml
+from tests.support.web import sign_in
 from tests.support.journey import (
     approve_claim, archive_period, create_claim, post_invoice, post_voucher, voucher_report,
 )
@@ -36,6 +37,11 @@ def vouchers(service: Any) -> dict[str, dict[str, Any]]:
     v8 = _posted(service, ["24992000000000000013"], "0008", period=8, date="2024-08-05")
     archive_period(service, 2024, 7)
     return {"0007": v7, "0008": v8}
+
+
+def full_width(text: str) -> str:
+    """Digits and "-" as a Chinese input method types them (U+FF10..FF19, U+FF0D)."""
+    return text.translate({**{ord(d): 0xFF10 + int(d) for d in "0123456789"}, ord("-"): 0xFF0D})
 
 
 def search(service: Any, kind: str = "vouchers", who: str = "王审计", expect: int = 200, **params: Any) -> Any:
@@ -134,10 +140,54 @@ def test_other_organisations_invisible(service, vouchers):
 
 @pytest.mark.parametrize("given, numbers, keys", [
     ("24992000000000000001", ["24992000000000000001"], ["24992000000000000001", "249920000000-00000001"]),
+    ("2499 2000 0000 0000 0001", ["24992000000000000001"], ["24992000000000000001", "249920000000-00000001"]),
+    ("2499-2000-0000-0000-0001", ["24992000000000000001"], ["24992000000000000001", "249920000000-00000001"]),
+    (full_width("24992000000000000001"), ["24992000000000000001"],
+     ["24992000000000000001", "249920000000-00000001"]),
+    (full_width("2499 2000-0000 0000 0001").replace(" ", "\u3000"), ["24992000000000000001"],
+     ["24992000000000000001", "249920000000-00000001"]),
+    ("2499–2000–0000–0000–0001", ["24992000000000000001"], ["24992000000000000001", "249920000000-00000001"]),
     ("12345678", ["12345678"], ["12345678"]),
-    ("044001900111-12345678", [], ["044001900111-12345678"]),
-    ("044001900111 12345678", [], ["044001900111-12345678"]),
-    ("4400190011-12345678", [], ["4400190011-12345678"]),
+    # code + number: the same digits, however they are grouped
+    ("044001900111-12345678", ["04400190011112345678"], ["04400190011112345678", "044001900111-12345678"]),
+    ("044001900111 12345678", ["04400190011112345678"], ["04400190011112345678", "044001900111-12345678"]),
+    ("4400190011-12345678", ["440019001112345678"], ["440019001112345678", "4400190011-12345678"]),
+    # not digits: a business key as written
+    ("BKER-104-0001", [], ["BKER-104-0001", "BKER104-0001"]),
 ])
 def test_invoice_number_forms(given, numbers, keys):
     assert invoice_number_keys(given) == (numbers, keys)
+
+
+@pytest.mark.parametrize("given", [
+    "24992000000000000012", "2499 2000 0000 0000 0012", "2499-2000-0000-0000-0012", " 2499 2000-0000 0000 0012 ",
+    full_width("24992000000000000012"), full_width("2499 2000 0000 0000 0012").replace(" ", "\u3000"),
+    full_width("2499-2000-0000-0000-0012"),
+])
+def test_any_form_of_the_invoice_number_finds_the_voucher(service, vouchers, given):
+    """README: an invoice number in any form, grouped with spaces or dashes, in full-width
+    digits (as copied from a PDF or typed with a Chinese input method), over the API."""
+    for kind, shown in (("vouchers", "display_number"), ("invoices", "number")):
+        found = search(service, kind, invoice_number=given).json
+        assert found["total"] == 1, (kind, given, found)
+    [v] = search(service, invoice_number=given).json["items"]
+    assert v["display_number"] == "记-0007"
+    [inv] = search(service, "invoices", invoice_number=given).json["items"]
+    assert inv["number"] == "24992000000000000012"
+    items = service.app.get("/api/v1/archive/items", params={"invoice_number": given},
+                            headers=service.headers("王审计")).json
+    assert [i["voucher_number"] for i in items["items"]] == ["记-0007"]
+    # the audit log keeps what the auditor typed
+    events = service.app.get("/api/v1/audit/events", params={"object_type": "search", "limit": 500},
+                             headers=service.headers("王审计")).json["items"]
+    assert events[-1]["detail"]["query"]["invoice_number"] == given.strip()
+
+
+def test_any_form_of_the_invoice_number_on_the_web_search_page(service, vouchers):
+    sign_in(service)
+    for given in ("2499 2000 0000 0000 0012", "2499-2000-0000-0000-0012", full_width("24992000000000000012")):
+        page = service.app.get("/audit/", params={"invoice_number": given})
+        assert "共找到 1 张凭证" in page.text, given
+        assert "记-0007" in page.text
+    page = service.app.get("/audit/", params={"invoice_number": "2499 2000 0000 0000 0099"})
+    assert "共找到 0 张凭证" in page.text
