@@ -54,7 +54,7 @@ def posting_rig(system: str, db_url: str, store: Path, **extra: str) -> Iterator
     app = make_fake(system)
     app.hang_seconds = 1.0
     with FakeServer(app) as fake:
-        settings = {**settings_for(system, fake), **MAPPING, "accounting.read_timeout": "0.4", **extra}
+        settings = {**MAPPING, **settings_for(system, fake), "accounting.read_timeout": "0.4", **extra}
         svc = make_service(db_url, store, **settings)
         try:
             yield PostingRig(svc, fake, settings)

@@ -40,8 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def settings_for(system: str, server: FakeServer) -> dict[str, str]:
-    """The accounting.* settings that point the service at this fake."""
-    settings = {"accounting.backend": ADAPTERS[system], "accounting.url": server.url}
+    """The accounting.* settings that point the service at this fake, and a posting.account.*
+    mapping from its chart of accounts (K/3 Cloud's accounts are numbered with dots)."""
+    settings = {"accounting.backend": ADAPTERS[system], "accounting.url": server.url, **server.app.posting_accounts}
     app = server.app
     if system == "generic_json":
         settings["accounting.token"] = app.token  # type: ignore[attr-defined]

@@ -35,7 +35,8 @@ def test_the_printed_settings_configure_a_working_adapter(system):
         module, name = settings["accounting.backend"].rsplit(".", 1)
         adapter_class = getattr(importlib.import_module(module), name)
         adapter = adapter_class(settings)
-        assert adapter.post(make_draft()).status == Outcome.POSTED
+        accounts = (settings["posting.account.expense.travel"], settings["posting.account.input_vat"], "1002")
+        assert adapter.post(make_draft(accounts=accounts)).status == Outcome.POSTED
         adapter.close()
 
 
