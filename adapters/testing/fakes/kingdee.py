@@ -43,6 +43,9 @@ The rules (docs/accounting-systems.md, "Kingdee K/3 Cloud: what the fake relies 
   (``FEXPLANATION``, ``FACCOUNTID.FNumber``, ``FDEBIT`` ...) is involved, one row per
   entry. Amounts come back as JSON numbers with ten decimals (``526.0000000000``),
   dates as ``2024-06-28T00:00:00``.
+* Users: the integration user and the accountants (``users``, default 李会计), each
+  signing their own requests with the app's credentials; the voucher records who
+  saved, audited and posted it (``FCreatorId``, ``FCHECKERID``, ``FPOSTERID``).
 * Authentication: a session from LoginBySign, or Kingdee's signed headers (see
   adapters/kingdee/signing.py). A signed request without a live session opens one and
   sets its cookie, as the site does; a client that sends it back (cookie or
@@ -60,6 +63,7 @@ import hmac
 import json
 import re
 import secrets
+import threading
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
@@ -253,12 +257,16 @@ class K3CloudFake(FakeApp):
     def __init__(self, *, acct_id: str = "62f3c9b0acct", username: str = "invoice-archive",
                  app_id: str = DEFAULT_APP_ID, app_secret: str = "fake-app-secret-0123456789abcdef",
                  external_ref_field: str = "F_IA_ExtRef", signature_window: int = 900,
-                 accounts: dict[str, str] | None = None, **kw: Any) -> None:
+                 accounts: dict[str, str] | None = None, users: tuple[str, ...] = ("李会计",), **kw: Any) -> None:
         super().__init__(accounts=accounts or ACCOUNTS, **kw)
         self.acct_id, self.username, self.app_id, self.app_secret = acct_id, username, app_id, app_secret
+        #: K/3 Cloud users authorised for this app besides the integration user (the accountants),
+        #: who sign their own requests; each operation records who did it (制单人, 审核人, 过账人)
+        self.users = frozenset((username, *users))
         self.external_ref_field = external_ref_field
         self.signature_window = signature_window
-        self.sessions: set[str] = set()
+        self.sessions: dict[str, str] = {}          # session id -> user
+        self._acting = threading.local()
         self.logins = 0            # LoginBySign calls that opened a session
         self.sessions_opened = 0   # every session opened, by LoginBySign or by a signed request
 
@@ -300,6 +308,7 @@ class K3CloudFake(FakeApp):
         committed, new_session = False, None
         try:
             new_session = self._authenticate(request)
+            self._acting.user = self._user_of(request, new_session)
             if operation in ("Save", "Submit", "Audit", "UnAudit", "Delete", "ExcuteOperation"):
                 if self.script.take({"unavailable"}):
                     return Response("Service Unavailable", status=503)(environ, start_response)
@@ -322,11 +331,20 @@ class K3CloudFake(FakeApp):
         return response(environ, start_response)
 
     # -- authentication ------------------------------------------------------------------------------
-    def _open_session(self) -> str:
+    def _open_session(self, user: str) -> str:
         session = secrets.token_hex(16)
-        self.sessions.add(session)
+        self.sessions[session] = user
         self.sessions_opened += 1
         return session
+
+    def _user_of(self, request: Request, new_session: str | None) -> str:
+        session = new_session or request.cookies.get("kdservice-sessionid") or request.headers.get("kdservice-sessionid")
+        return self.sessions.get(session or "", self.username)
+
+    @property
+    def acting_user(self) -> str:
+        """Who sent the request being handled."""
+        return getattr(self._acting, "user", self.username)
 
     def _login(self, operation: str, body: Any) -> Response:
         if operation != "LoginBySign":
@@ -339,14 +357,14 @@ class K3CloudFake(FakeApp):
                                                    ("acctID", "username", "appId", "timestamp", "sign"))
         else:
             acct = user = app_id = timestamp = sign = ""
-        expected = signing.login_sign(self.acct_id, self.username, self.app_id, self.app_secret, timestamp)
-        if (self.script.auth_broken or (acct, user, app_id) != (self.acct_id, self.username, self.app_id)
+        expected = signing.login_sign(self.acct_id, user, self.app_id, self.app_secret, timestamp)
+        if (self.script.auth_broken or (acct, app_id) != (self.acct_id, self.app_id) or user not in self.users
                 or not hmac.compare_digest(sign, expected)):
             self.auth_failures += 1
             return _json({"LoginResultType": 0, "Message": "第三方系统登录授权验证失败：应用ID、用户或签名不正确",
                           "KDSVCSessionId": None})
         self.logins += 1
-        session = self._open_session()
+        session = self._open_session(user)
         response = _json({"LoginResultType": 1, "Message": None, "KDSVCSessionId": session,
                           "Context": {"UserName": user, "DBid": acct, "LogId": session[:8]}})
         response.set_cookie("kdservice-sessionid", session, path="/")
@@ -362,37 +380,41 @@ class K3CloudFake(FakeApp):
         session = request.cookies.get("kdservice-sessionid") or request.headers.get("kdservice-sessionid")
         if session and session in self.sessions:
             return None
-        if request.headers.get("X-Kd-Appkey") and self._signature_ok(request):
-            return self._open_session()
+        user = self._signature_ok(request)
+        if request.headers.get("X-Kd-Appkey") and user:
+            return self._open_session(user)
         self.auth_failures += 1
         raise _Fail(SESSION_LOST, msg_code=MSG_SESSION_LOST)
 
-    def _signature_ok(self, request: Request) -> bool:
+    def _signature_ok(self, request: Request) -> str | None:
+        """The signing user when the signed headers are right, else None."""
         h = request.headers
         if h.get("X-Kd-Appkey") != self.app_id:
-            return False
+            return None
         try:
             data = base64.b64decode(h.get("X-Kd-Appdata", "")).decode("utf-8")
         except ValueError:
-            return False
-        if data.split(",")[:2] != [self.acct_id, self.username]:
-            return False
+            return None
+        acct, _, rest = data.partition(",")
+        user = rest.split(",")[0]
+        if acct != self.acct_id or user not in self.users:
+            return None
         if not hmac.compare_digest(h.get("X-Kd-Signature", ""), signing.hmac_b64hex(self.app_id + data,
                                                                                     self.app_secret)):
-            return False
+            return None
         client_id, client_secret = signing.split_app_id(self.app_id)
         if client_id:  # the gateway half must be present and right too
             timestamp, nonce = h.get("x-api-timestamp", ""), h.get("x-api-nonce", "")
             if h.get("X-Api-ClientID") != client_id or not timestamp.isdigit():
-                return False
+                return None
             seconds = int(timestamp) / (1000 if len(timestamp) > 11 else 1)
             if abs(time.time() - seconds) > self.signature_window:
-                return False
+                return None
             expected = signing.hmac_b64hex(signing.api_string_to_sign(request.path_info, nonce, timestamp),
                                            client_secret)
             if not hmac.compare_digest(h.get("X-Api-Signature", ""), expected):
-                return False
-        return True
+                return None
+        return user
 
     # -- requests ----------------------------------------------------------------------------------------
     @staticmethod
@@ -480,13 +502,13 @@ class K3CloudFake(FakeApp):
             raise _Fail(problem[1], MSG_VALIDATION)
         auto = str(data.get("IsAutoSubmitAndAudit", "false")).lower() == "true"
         voucher = self.ledger.add(book=book, word=GROUPS[group], fiscal_year=year, period=period, date=date,
-                                  preparer=self.username, entries=entries,
+                                  preparer=self.acting_user, entries=entries,
                                   external_ref=model.get(self.external_ref_field) or None,
                                   attachment_count=int(model.get("FATTACHMENTS") or 0), number_format="{}",
                                   status="saved", bill_no=None, document_status="A")
         voucher.extra["bill_no"] = f"PZ{voucher.id:08d}"
         if auto:
-            self.ledger.set_status(voucher.id, "audited", by=self.username)
+            self.ledger.set_status(voucher.id, "audited", by=self.acting_user)
         need = data.get("NeedReturnFields") or []
         returned = {k: self._field(voucher, None, k) for k in need} if need else {}
         status = response_status(success=[{"Id": voucher.id, "Number": voucher.extra["bill_no"], "DIndex": 0}])
@@ -561,7 +583,7 @@ class K3CloudFake(FakeApp):
             if v.status != "saved" or kd_document_status(v) != "B":
                 raise self._refuse(v, "审核（凭证须先提交）")
             v.extra["document_status"] = "C"
-            self.ledger.set_status(v.id, "audited", by=self.username)
+            self.ledger.set_status(v.id, "audited", by=self.acting_user)
         return self._lifecycle(data, audit)
 
     def _op_unaudit(self, body: Any, data: dict[str, Any]) -> tuple[Any, bool]:
@@ -590,7 +612,7 @@ class K3CloudFake(FakeApp):
         def post(v: StoredVoucher) -> None:
             if v.status != "audited":
                 raise self._refuse(v, "过账（凭证须先审核）")
-            self.ledger.set_status(v.id, "posted", by=self.username)
+            self.ledger.set_status(v.id, "posted", by=self.acting_user)
 
         def unpost(v: StoredVoucher) -> None:
             if v.status != "posted":

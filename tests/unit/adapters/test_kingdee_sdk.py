@@ -210,12 +210,22 @@ def test_an_operation_the_site_lacks_is_a_404_the_sdk_raises(kd):
 
 
 def test_the_adapter_reads_an_accountants_posting_through_the_sdk(kd):
-    server, sdk = kd
+    """The integration user saves; the accountant, signing as herself, audits and posts."""
+    server, _ = kd
+    accountant = official_sdk(server.url, {**server.app.credentials, "username": "李会计"})
     adapter = TestKingdeeThroughTheOfficialSdk().make_adapter(server)
     result = adapter.post(KingdeeContract().draft())
     assert result.remote_status == RemoteStatus.SAVED
     for operation in ("Submit", "Audit"):
-        assert _status(getattr(sdk, operation)("GL_VOUCHER", {"Ids": result.system_id}))["IsSuccess"]
+        assert _status(getattr(accountant, operation)("GL_VOUCHER", {"Ids": result.system_id}))["IsSuccess"]
     assert adapter.find_by_external_ref("IA-BX-2024-0031-v1").status == RemoteStatus.AUDITED
-    assert _status(sdk.ExcuteOperation("GL_VOUCHER", "Post", {"Ids": result.system_id}))["IsSuccess"]
-    assert adapter.find_by_external_ref("IA-BX-2024-0031-v1").status == RemoteStatus.POSTED
+    assert _status(accountant.ExcuteOperation("GL_VOUCHER", "Post", {"Ids": result.system_id}))["IsSuccess"]
+    found = adapter.find_by_external_ref("IA-BX-2024-0031-v1")
+    assert found.status == RemoteStatus.POSTED
+    assert (found.preparer, found.reviewer, found.poster) == ("invoice-archive", "李会计", "李会计")
+
+
+def test_a_user_the_app_does_not_authorise_is_refused(kd):
+    server, _ = kd
+    stranger = official_sdk(server.url, {**server.app.credentials, "username": "张三"})
+    assert _status(stranger.Submit("GL_VOUCHER", {"Ids": "1"}))["MsgCode"] == 1
