@@ -66,6 +66,10 @@ def run(args: argparse.Namespace) -> int:
     print("在配置文件中使用：", flush=True)
     for key, value in settings_for(args.system, server).items():
         print(f"  {key} = {value}", flush=True)
+    if args.system == "kingdee":
+        print("凭证过账后才算入账（accounting.posted_when = posted，默认）。会计可用金蝶官方 SDK（k3cloud_webapi_sdk）"
+              "以用户「李会计」对凭证调用 Submit、Audit，再以 ExcuteOperation(opNumber=Post) 过账（本模拟服务的约定）。",
+              flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
