@@ -27,14 +27,13 @@ raises :class:`AccountingError`: ``unreachable`` (nothing sent), ``busy`` (429, 
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from invoice_archive_adapters._http import HttpTransport, Settings
+from invoice_archive_adapters._http import HttpTransport, Settings, json_bytes
 from invoice_archive_adapters.kingdee import signing
 from invoice_archive.ports.accounting import AccountingError
 
@@ -44,7 +43,6 @@ LOGIN = "Kingdee.BOS.WebApi.ServicesStub.AuthService.LoginBySign"
 SESSION_COOKIE = "kdservice-sessionid"
 #: the SDK's product token first (a gateway may look for it), then who we are
 USER_AGENT = "Kingdee/Python WebApi SDK 7.3 (compatible; invoice-archive)"
-_DEC = "\x00DEC:"
 
 
 class Wire(Protocol):
@@ -53,14 +51,7 @@ class Wire(Protocol):
     def close(self) -> None: ...
 
 
-def dumps(payload: Any) -> bytes:
-    """JSON with Decimals written as exact JSON numbers, two decimals (never through float)."""
-    def mark(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"{_DEC}{value:.2f}"
-        raise TypeError(type(value).__name__)
-    text = json.dumps(payload, ensure_ascii=False, default=mark)
-    return re.sub(r'"\\u0000DEC:(-?\d+\.\d+)"', r"\1", text).encode("utf-8")
+dumps = json_bytes   # Decimals as exact JSON numbers with two decimals, never through float
 
 
 def auth_failed(message: str) -> AccountingError:

@@ -8,7 +8,7 @@ from tests.support.invoices import synthetic_xml
 from tests.support.journey import approve_claim, create_claim, post_invoice
 from tests.support.posting import posting_rig
 
-SYSTEMS = ["generic_json", "kingdee", "u8"]
+SYSTEMS = ["generic_json", "kingdee", "u8", "yonsuite"]
 
 
 @pytest.fixture(params=SYSTEMS)

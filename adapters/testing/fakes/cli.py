@@ -17,6 +17,7 @@ ADAPTERS = {
     "generic_json": "invoice_archive_adapters.generic_json.GenericJsonAdapter",
     "kingdee": "invoice_archive_adapters.kingdee.K3CloudAdapter",
     "u8": "invoice_archive_adapters.u8.U8EaiAdapter",
+    "yonsuite": "invoice_archive_adapters.yonsuite.YonSuiteAdapter",
 }
 
 
@@ -48,6 +49,9 @@ def settings_for(system: str, server: FakeServer) -> dict[str, str]:
         settings["accounting.token"] = app.token  # type: ignore[attr-defined]
     elif system == "kingdee":
         settings.update({f"accounting.{k}": v for k, v in app.credentials.items()})  # type: ignore[attr-defined]
+    elif system == "yonsuite":
+        settings.update({f"accounting.{k}": v for k, v in app.credentials.items()})  # type: ignore[attr-defined]
+        settings["posting.book"] = app.accbook_code  # type: ignore[attr-defined]
     elif system == "u8":
         settings["accounting.sender"] = sorted(app.senders)[0]  # type: ignore[attr-defined]
     return settings

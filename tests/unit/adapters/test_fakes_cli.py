@@ -28,7 +28,7 @@ def test_add_parser_registers_fake_accounting():
         parser.parse_args(["fake-accounting", "--system", "sap"])
 
 
-@pytest.mark.parametrize("system", ["generic_json", "kingdee", "u8"])
+@pytest.mark.parametrize("system", ["generic_json", "kingdee", "u8", "yonsuite"])
 def test_the_printed_settings_configure_a_working_adapter(system):
     with FakeServer(make_fake(system)) as server:
         settings = settings_for(system, server)
