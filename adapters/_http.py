@@ -11,8 +11,11 @@ No automatic retries here: a write is sent once; the outbox worker decides.
 """
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -20,6 +23,19 @@ import httpx
 from invoice_archive.ports.accounting import AccountingError
 
 log = logging.getLogger(__name__)
+
+_DEC = "\x00DEC:"
+
+
+def json_bytes(payload: Any) -> bytes:
+    """UTF-8 JSON with Decimals written as exact JSON numbers with two decimals (never through float)."""
+    def mark(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return f"{_DEC}{value:.2f}"
+        raise TypeError(type(value).__name__)
+    text = json.dumps(payload, ensure_ascii=False, default=mark)
+    return re.sub(r'"\\u0000DEC:(-?\d+\.\d+)"', r"\1", text).encode("utf-8")
+
 
 #: errors raised before any byte of the request reached the server
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)

@@ -123,6 +123,8 @@ class WorkerPolicy:
     backoff_base: float = 5.0          # seconds; doubled per attempt
     backoff_max: float = 3600.0
     max_attempts: int = 20             # then the message fails and needs a person
+    confirm_interval: float = 300.0    # seconds between reads of a write the other system holds but has
+                                       # not yet confirmed (outcome "awaiting": not a failed attempt)
 
     def backoff(self, attempts: int) -> dt.timedelta:
         return dt.timedelta(seconds=min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1)))
@@ -131,7 +133,8 @@ class WorkerPolicy:
     def from_settings(cls, worker: WorkerSettings) -> WorkerPolicy:
         """From ``Settings.worker`` (``worker.*``, parsed and checked at start-up)."""
         return cls(lease=dt.timedelta(seconds=worker.lease_seconds), backoff_base=worker.backoff_base_seconds,
-                   backoff_max=worker.backoff_max_seconds, max_attempts=worker.max_attempts)
+                   backoff_max=worker.backoff_max_seconds, max_attempts=worker.max_attempts,
+                   confirm_interval=worker.confirm_interval_seconds)
 
 
 class Handler(Protocol):
@@ -147,20 +150,22 @@ class OutboxWorker:
         self.handlers = dict(handlers)
         self.policy = policy
         self.clock = clock
+        self._awaiting: set[int] = set()   # messages found awaiting in this run: not read again in it
 
     def _lease(self) -> tuple[int, str, dict[str, Any], bool] | None:
         with self.sessions() as db, db.begin():
             now = self.clock()
-            msg = db.execute(
-                select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
-                                            OutboxMessage.topic.in_(list(self.handlers)),
-                                            OutboxMessage.available_at <= now)
-                .order_by(OutboxMessage.available_at, OutboxMessage.id).limit(1)
-                .with_for_update(skip_locked=True)
-            ).scalar_one_or_none()
+            query = select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING,
+                                                OutboxMessage.topic.in_(list(self.handlers)),
+                                                OutboxMessage.available_at <= now)
+            if self._awaiting:
+                query = query.where(OutboxMessage.id.not_in(self._awaiting))
+            msg = db.execute(query.order_by(OutboxMessage.available_at, OutboxMessage.id).limit(1)
+                             .with_for_update(skip_locked=True)).scalar_one_or_none()
             if msg is None:
                 return None
-            maybe_sent = msg.last_outcome in ("sending", "unknown")
+            # "awaiting": the other system holds it; it is read back, never sent again
+            maybe_sent = msg.last_outcome in ("sending", "unknown", "awaiting")
             msg.attempts += 1
             msg.last_outcome = "sending"
             msg.available_at = now + self.policy.lease
@@ -168,8 +173,10 @@ class OutboxWorker:
             return msg.id, msg.topic, dict(msg.payload), maybe_sent
 
     def run_once(self, limit: int = 100) -> int:
-        """Process due messages until none is left (or limit). Returns how many."""
+        """Process due messages until none is left (or limit). Returns how many. A
+        message found awaiting the other system is read once per run."""
         done = 0
+        self._awaiting = set()
         while done < limit:
             leased = self._lease()
             if leased is None:
@@ -186,15 +193,23 @@ class OutboxWorker:
     def finish(self, msg_id: int, *, outcome: str, error: str | None = None, result: dict | None = None,
                db: Session | None = None) -> None:
         """Record a message's outcome: done ("posted"/"done"), failed ("rejected",
-        or attempts exhausted) or due again after the backoff. With ``db``, in the
-        caller's transaction, so that the outcome commits with its records."""
+        or attempts exhausted), due again after the backoff, or "awaiting": the other
+        system holds the write but has not yet confirmed it (a voucher not yet audited
+        or posted there), read again after ``confirm_interval`` without counting as a
+        failed attempt. With ``db``, in the caller's transaction, so that the outcome
+        commits with its records."""
         def apply(session: Session) -> None:
             msg = session.get(OutboxMessage, msg_id, with_for_update=True)
             now = self.clock()
             msg.last_outcome = outcome
             msg.last_error = error
             msg.updated_at = now
-            if outcome in ("posted", "done"):
+            if outcome == "awaiting":
+                self._awaiting.add(msg_id)
+                msg.attempts = 0
+                msg.result = result
+                msg.available_at = now + dt.timedelta(seconds=self.policy.confirm_interval)
+            elif outcome in ("posted", "done"):
                 msg.status = OutboxStatus.DONE
                 msg.result = result
             elif outcome == "rejected" or msg.attempts >= self.policy.max_attempts:

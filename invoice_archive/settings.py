@@ -13,7 +13,7 @@ consumer takes its section::
     archive       archive.store_url, archive.class_scheme, archive.retention.<category>,
                   archive.s3.*, archive.clamav_*
     accounting    accounting.backend, accounting.voucher_report_parser, accounting.source_name,
-                  and the adapter's own accounting.* options (url, token, ...)
+                  accounting.posted_when, and the adapter's own accounting.* options (url, token, ...)
     posting       posting.book, posting.voucher_word, posting.account.* (the account mapping)
     verification  verification.trust_store, verification.reimbursable_verdicts,
                   verification.allowed_verdicts, verification.unsigned_requires_tax_check
@@ -23,7 +23,7 @@ consumer takes its section::
                   taxplatform.max_age_days, and the adapter's own taxplatform.* options
     rules         rules.category.<name>.*
     worker        worker.lease_seconds, worker.backoff_base_seconds,
-                  worker.backoff_max_seconds, worker.max_attempts
+                  worker.backoff_max_seconds, worker.max_attempts, worker.confirm_interval_seconds
 
 An adapter's own options (``accounting.*``, ``taxplatform.*``) are handed to it
 as they are (``section.options``): only the adapter knows them, and it checks
@@ -38,6 +38,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Mapping
 
+from invoice_archive.ports.accounting import RemoteStatus
+
 if TYPE_CHECKING:
     from invoice_archive.ports.taxplatform import PostingPurpose
     from invoice_archive.posting.drafting import AccountMapping
@@ -50,6 +52,7 @@ ENVIRON = {
     "archive.store_url": "ARCHIVE_STORE_URL",
     "accounting.backend": "ACCOUNTING_BACKEND",
     "accounting.voucher_report_parser": "VOUCHER_REPORT_PARSER",
+    "accounting.posted_when": "ACCOUNTING_POSTED_WHEN",
     "verification.trust_store": "TRUST_STORE",
     "verification.reimbursable_verdicts": "REIMBURSABLE_VERDICTS",
     "intake.max_upload_bytes": "MAX_UPLOAD_BYTES",
@@ -143,6 +146,9 @@ class AccountingSettings:
     backend: str                               # dotted name of the adapter; "" = none
     voucher_report_parser: str
     source_name: str
+    #: how far a voucher must have come in the accounting system (saved < audited < posted,
+    #: as read back from it) before the claim counts as 入账 (docs/accounting-systems.md)
+    posted_when: RemoteStatus = RemoteStatus.POSTED
     #: every ``accounting.*`` setting as given, for the adapter (url, token, ...)
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
@@ -194,6 +200,9 @@ class WorkerSettings:
     backoff_base_seconds: float = 5.0          # doubled per attempt
     backoff_max_seconds: float = 3600.0
     max_attempts: int = 20
+    #: how often a voucher the accounting system holds but has not yet audited or posted
+    #: (accounting.posted_when) is read again
+    confirm_interval_seconds: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -259,6 +268,7 @@ def parse(settings: Mapping[str, Any]) -> Settings:
             backoff_base_seconds=_float(settings, "worker.backoff_base_seconds", 5.0),
             backoff_max_seconds=_float(settings, "worker.backoff_max_seconds", 3600.0),
             max_attempts=_int(settings, "worker.max_attempts", 20),
+            confirm_interval_seconds=_float(settings, "worker.confirm_interval_seconds", 300.0),
         ),
     )
 
@@ -383,10 +393,15 @@ def _archive(settings: Mapping[str, Any]) -> ArchiveSettings:
 
 def _accounting(settings: Mapping[str, Any]) -> AccountingSettings:
     name = "accounting.voucher_report_parser"
+    states = {"saved": RemoteStatus.SAVED, "audited": RemoteStatus.AUDITED, "posted": RemoteStatus.POSTED}
+    posted_when = _text(settings, "accounting.posted_when", "posted").lower()
+    if posted_when not in states:
+        raise SettingsError("accounting.posted_when", f"{posted_when!r} is not a voucher state; one of saved, "
+                                                      f"audited, posted (保存、审核、过账)")
     return AccountingSettings(backend=_text(settings, "accounting.backend"),
                               voucher_report_parser=_text(settings, name, DEFAULTS[name]),
                               source_name=_text(settings, "accounting.source_name", "generic_json"),
-                              options=_prefixed(settings, "accounting."))
+                              posted_when=states[posted_when], options=_prefixed(settings, "accounting."))
 
 
 def _posting(settings: Mapping[str, Any], backend: str) -> PostingSettings:

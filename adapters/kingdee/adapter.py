@@ -1,14 +1,24 @@
 """Kingdee K/3 Cloud (金蝶云星空) WebAPI adapter for general-ledger vouchers (GL_VOUCHER).
 
-Operations used (all ``POST <url>/Kingdee.BOS.WebApi.ServicesStub.<Service>.common.kdsvc``):
+Operations used (all ``POST <url>/Kingdee.BOS.WebApi.ServicesStub.DynamicFormService.<op>.common.kdsvc``,
+sent by a wire, adapters/kingdee/wire.py):
 
-* ``DynamicFormService.Save`` with ``{"formid": "GL_VOUCHER", "data": {"Model": {...},
-  "NeedReturnFields": [...], "IsAutoSubmitAndAudit": bool}}``;
-* ``DynamicFormService.ExecuteBillQuery`` with ``{"data": {"FormId": "GL_VOUCHER",
-  "FieldKeys": "...", "FilterString": "...", "OrderString": "...", "StartRow": n, "Limit": n}}``
-  for the look-up by external reference, for polling and for reading a voucher
-  to reverse (one row per entry, a bare array of arrays);
-* ``AuthService.LoginBySign`` when ``auth = session``.
+* ``Save`` with ``{"formid": "GL_VOUCHER", "data": {"Model": {...}, "NeedReturnFields": [...],
+  "IsAutoSubmitAndAudit": "true"|"false"}}``, then ``View`` (``{"Id": ..}``) to read the
+  voucher back: its number and its state (FDocumentStatus, posted or not);
+* ``ExecuteBillQuery`` with ``{"data": {"FormId": "GL_VOUCHER", "FieldKeys": "...",
+  "FilterString": "...", "OrderString": "...", "StartRow": n, "Limit": n}}`` for the
+  look-up by external reference, for polling and for reading a voucher to reverse
+  (entry fields are asked, so one row per entry);
+* reversal, the way K/3 Cloud allows it: a voucher not yet posted (过账) is taken back:
+  ``CancelAssign`` (撤销, if submitted) or ``UnAudit`` (反审核, if audited), then
+  ``Delete``; a posted voucher is never touched: a red voucher (红字冲销) is saved.
+
+The adapter never audits or posts on its own, unless ``auto_audit`` asks Save to
+submit and audit (IsAutoSubmitAndAudit). Auditing and posting are the accountants'
+work in K/3 Cloud; the service counts the voucher as 入账 once it reaches
+``accounting.posted_when`` (docs/accounting-systems.md), from the state this adapter
+reads back (``PostResult.remote_status``, ``RemoteVoucher.status``).
 
 **Where the external reference lives**: in a header-level custom text field of
 GL_VOUCHER, ``F_IA_ExtRef`` by default (setting ``external_ref_field``). An
@@ -16,43 +26,35 @@ administrator adds it once with the BOS designer (扩展 GL_VOUCHER, 文本, len
 >= 64) so that it can be filtered on. The reference is not written into the
 entry explanations (摘要), which stay readable for people.
 
-Replies: ``Result.ResponseStatus{IsSuccess, Errors[{FieldName, Message}],
+Replies: ``Result.ResponseStatus{IsSuccess, Errors[{FieldName, Message, DIndex}],
 SuccessEntitys[{Id, Number}], MsgCode}``. ``MsgCode 1`` (session lost) is how
 K/3 Cloud answers any authentication failure: raised as ``auth_failed`` and
-never retried. A session (``auth = session``) is renewed before it reaches
-``session_max_age`` seconds, below K/3 Cloud's idle timeout, so a live session
-is never lost in normal operation.
+never retried.
 
 Status: ``FInvalid`` -> void; ``FPOSTED`` -> posted; ``FDocumentStatus`` C
-(audited) -> audited; A/B/D -> saved. Reversal: a new voucher with red-letter
-(negative) amounts on the same sides, explanation ``冲销 记-<n>号凭证 <reason>``.
+(audited) -> audited; A/B/D -> saved.
 
 Settings (``accounting.`` prefix optional): ``url`` (the site, e.g.
 ``http://erp/K3Cloud``), ``acct_id``, ``username``, ``app_id``, ``app_secret``,
 ``lcid`` (2052), ``org_num`` (0), ``auth`` (``signature`` | ``session``),
 ``external_ref_field`` (``F_IA_ExtRef``), ``voucher_groups`` (``记=PRE001,收=PRE002,
 付=PRE003,转=PRE004``), ``flex_fields`` (``supplier=FFLEX4,department=FFLEX5,
-employee=FFLEX7``), ``auto_audit`` (false), ``session_max_age`` (600),
+employee=FFLEX7``), ``auto_audit`` (false), ``session_max_age`` (600), ``user_agent``,
 ``connect_timeout``, ``read_timeout``, ``verify_tls``, ``ca_bundle``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
-import threading
-import time
-import uuid
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 from zope.interface import implementer
 
-from invoice_archive_adapters._http import HttpTransport, Settings
-from invoice_archive_adapters.kingdee import signing
+from invoice_archive_adapters._http import Settings
+from invoice_archive_adapters.kingdee.wire import LABEL, HttpWire, Wire, auth_failed
 from invoice_archive.ports.accounting import (
     EXTERNAL_REF_RE,
     post_unless_exists,
@@ -68,29 +70,18 @@ from invoice_archive.ports.accounting import (
 )
 
 log = logging.getLogger(__name__)
-LABEL = "金蝶云星空"
-STUB = "Kingdee.BOS.WebApi.ServicesStub"
+STUB = "Kingdee.BOS.WebApi.ServicesStub.DynamicFormService"
 FORM = "GL_VOUCHER"
 PAGE = 2000
 HEAD_KEYS = ["FVOUCHERID", "FVOUCHERGROUPNO", "FVOUCHERGROUPID.FNumber", "FAccountBookID.FNumber", "FYEAR",
              "FPERIOD", "FDate", "FDocumentStatus", "FPOSTED", "FInvalid", "FModifyDate", "FAuditDate",
              "FPOSTDATE", "FCreatorId.FName", "FCHECKERID.FName", "FPOSTERID.FName", "FATTACHMENTS"]
 ENTRY_KEYS = ["FEXPLANATION", "FACCOUNTID.FNumber", "FACCOUNTID.FName", "FDEBIT", "FCREDIT"]
-_DEC = "\x00DEC:"
+TRUE = (True, 1, "1", "true", "True")
 
 
 def _pairs(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in (p.strip() for p in text.split(",")) if "=" in part)
-
-
-def _dumps(payload: Any) -> bytes:
-    """JSON with Decimals written as exact JSON numbers (never through float)."""
-    def mark(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"{_DEC}{value:.2f}"
-        raise TypeError(type(value).__name__)
-    text = json.dumps(payload, ensure_ascii=False, default=mark)
-    return re.sub(r'"\\u0000DEC:(-?\d+\.\d+)"', r"\1", text).encode("utf-8")
 
 
 def _quote(value: str) -> str:
@@ -104,108 +95,68 @@ def _kd_datetime(text: Any) -> dt.datetime | None:
     return value if value.tzinfo else value.astimezone()  # server-local time, as K/3 Cloud keeps it
 
 
+def remote_status(document_status: Any, posted: Any, invalid: Any) -> RemoteStatus:
+    if invalid in TRUE:
+        return RemoteStatus.VOID
+    if posted in TRUE:
+        return RemoteStatus.POSTED
+    if document_status == "C":
+        return RemoteStatus.AUDITED
+    return RemoteStatus.SAVED
+
+
+def response_status(result: Any) -> dict[str, Any] | None:
+    """``Result.ResponseStatus`` of a reply; ExecuteBillQuery and BillQuery wrap it as ``[[{"Result": ..}]]``."""
+    while isinstance(result, list) and len(result) == 1 and isinstance(result[0], (list, dict)):
+        if isinstance(result[0], dict) and "Result" not in result[0]:
+            return None
+        result = result[0]
+    if isinstance(result, dict):
+        status = (result.get("Result") or {}).get("ResponseStatus") if isinstance(result.get("Result"), dict) else None
+        return status if isinstance(status, dict) else None
+    return None
+
+
+def messages(status: Mapping[str, Any]) -> str:
+    return "；".join(str(e.get("Message")) for e in status.get("Errors") or [] if e.get("Message"))
+
+
 @implementer(IAccountingSystem)
 class K3CloudAdapter:
     name = "kingdee"
 
-    def __init__(self, settings: Mapping[str, Any]) -> None:
+    def __init__(self, settings: Mapping[str, Any], *, wire: Wire | None = None) -> None:
         s = Settings(settings)
-        self.acct_id = s.require("acct_id")
         self.username = s.require("username")
-        self.app_id = s.require("app_id")
-        self.app_secret = s.require("app_secret")
-        self.lcid = s.int("lcid", 2052)
-        self.org_num = str(s.get("org_num", 0))
-        self.auth = str(s.get("auth", "signature")).lower()
-        if self.auth not in ("signature", "session"):
-            raise AccountingError("configuration_error", f"accounting.auth 只能是 signature 或 session，收到 {self.auth}")
         self.external_ref_field = str(s.get("external_ref_field", "F_IA_ExtRef"))
         if not re.fullmatch(r"F\w+", self.external_ref_field):
             raise AccountingError("configuration_error", "accounting.external_ref_field 必须是金蝶字段标识，如 F_IA_ExtRef")
         self.voucher_groups = _pairs(str(s.get("voucher_groups", "记=PRE001,收=PRE002,付=PRE003,转=PRE004")))
         self.flex_fields = _pairs(str(s.get("flex_fields", "supplier=FFLEX4,department=FFLEX5,employee=FFLEX7")))
         self.auto_audit = s.bool("auto_audit", False)
-        self.session_max_age = s.float("session_max_age", 600)
-        self.http = HttpTransport.from_settings(s, system_label=LABEL,
-                                                headers={"Accept-Charset": "utf-8",
-                                                         "Content-Type": "application/json"})
-        self._base_path = urlsplit(self.http.base_url).path.rstrip("/")
-        self._session: str | None = None
-        self._session_at = 0.0
-        self._session_lock = threading.Lock()
+        self.wire: Wire = wire if wire is not None else HttpWire(s)
 
     def close(self) -> None:
-        self.http.close()
+        self.wire.close()
 
     # -- transport ---------------------------------------------------------------------------------
-    def _auth_failed(self, message: str) -> AccountingError:
-        self._session = None
-        return AccountingError(
-            "auth_failed",
-            f"{LABEL}认证失败：{message}。请检查账套 ID、集成用户、应用 ID/密钥及「第三方系统登录授权」"
-            f"是否有效；此错误不会自动重试", retryable=False, system_message=message)
-
-    def _login(self) -> None:
-        timestamp = str(int(time.time()))
-        sign = signing.login_sign(self.acct_id, self.username, self.app_id, self.app_secret, timestamp)
-        response = self.http.send("POST", f"/{STUB}.AuthService.LoginBySign.common.kdsvc", content=_dumps(
-            {"parameters": [self.acct_id, self.username, self.app_id, timestamp, sign, self.lcid]}))
-        try:
-            result = response.json()
-        except ValueError:
-            raise AccountingError("protocol_error", f"{LABEL}登录接口返回了非 JSON 内容（HTTP {response.status_code}）",
-                                  retryable=response.status_code >= 500)
-        if result.get("LoginResultType") not in (1, -5):  # -5: 登录成功但需要修改密码 (still a session)
-            raise self._auth_failed(str(result.get("Message") or f"LoginResultType={result.get('LoginResultType')}"))
-        session = result.get("KDSVCSessionId") or response.cookies.get("kdservice-sessionid")
-        if not session:
-            raise AccountingError("protocol_error", f"{LABEL}登录成功但未返回会话 ID")
-        self._session, self._session_at = session, time.monotonic()
-
     def _call(self, operation: str, body: dict[str, Any]) -> Any:
-        path = f"/{STUB}.DynamicFormService.{operation}.common.kdsvc"
-        headers: dict[str, str] = {}
-        if self.auth == "session":
-            with self._session_lock:
-                if self._session is None or time.monotonic() - self._session_at > self.session_max_age:
-                    self._login()
-                headers["Cookie"] = f"kdservice-sessionid={self._session}"
-        else:
-            headers.update(signing.signed_headers(
-                self._base_path + path, acct_id=self.acct_id, username=self.username, app_id=self.app_id,
-                app_secret=self.app_secret, lcid=self.lcid, org_num=self.org_num, nonce=uuid.uuid4().hex))
-        response = self.http.send("POST", path, content=_dumps(body), headers=headers)
-        if response.status_code in (429, 502, 503):
-            raise AccountingError("busy", f"{LABEL}繁忙（HTTP {response.status_code}），请稍后重试", retryable=True)
-        if response.status_code == 404:
-            raise AccountingError("configuration_error", f"{LABEL}没有接口 {path}（HTTP 404），请检查 accounting.url")
-        if response.status_code >= 500:
-            raise AccountingError("timeout_outcome_unknown",
-                                  f"{LABEL}处理出错（HTTP {response.status_code}），请求可能已被处理", retryable=True)
-        try:
-            result = json.loads(response.content, parse_float=Decimal)
-        except ValueError:
-            raise AccountingError("protocol_error", f"{LABEL}返回了非 JSON 内容（HTTP {response.status_code}）")
-        status = self._response_status(result)
+        result = self.wire.call(f"{STUB}.{operation}", body)
+        status = response_status(result)
         if status is not None and not status.get("IsSuccess") and status.get("MsgCode") == 1:
-            raise self._auth_failed(self._messages(status) or "会话信息已丢失")
+            forget = getattr(self.wire, "forget_session", None)
+            if forget:
+                forget()
+            raise auth_failed(messages(status) or "会话信息已丢失")
         return result
 
-    @staticmethod
-    def _response_status(result: Any) -> dict[str, Any] | None:
-        if isinstance(result, list) and result and isinstance(result[0], list) and result[0] \
-                and isinstance(result[0][0], dict):
-            result = result[0][0]  # ExecuteBillQuery wraps its errors as [[{"Result": ...}]]
-        if isinstance(result, dict):
-            status = (result.get("Result") or {}).get("ResponseStatus")
-            return status if isinstance(status, dict) else None
-        return None
+    def _operate(self, operation: str, system_id: str, **extra: Any) -> tuple[bool, str]:
+        """Submit/Audit/UnAudit/CancelAssign/Delete one voucher: (done, K/3 Cloud's message)."""
+        result = self._call(operation, {"formid": FORM, **extra, "data": {"Ids": str(system_id)}})
+        status = response_status(result) or {}
+        return bool(status.get("IsSuccess")), messages(status)
 
-    @staticmethod
-    def _messages(status: Mapping[str, Any]) -> str:
-        return "；".join(str(e.get("Message")) for e in status.get("Errors") or [] if e.get("Message"))
-
-    # -- queries ----------------------------------------------------------------------------------------
+    # -- reading ------------------------------------------------------------------------------------
     def _query(self, filter_string: str, order: str = "FVOUCHERID ASC") -> list[RemoteVoucher]:
         keys = HEAD_KEYS + [self.external_ref_field] + ENTRY_KEYS + \
             [f"FDetailID.{flex}.FNumber" for flex in self.flex_fields.values()]
@@ -215,10 +166,10 @@ class K3CloudAdapter:
             result = self._call("ExecuteBillQuery", {"data": {
                 "FormId": FORM, "FieldKeys": ",".join(keys), "FilterString": filter_string,
                 "OrderString": order, "TopRowCount": 0, "StartRow": start, "Limit": PAGE, "SubSystemId": ""}})
-            status = self._response_status(result)
+            status = response_status(result)
             if status is not None:
-                raise AccountingError("query_failed", f"{LABEL}查询凭证失败：{self._messages(status)}",
-                                      retryable=False, system_message=self._messages(status), raw=result)
+                raise AccountingError("query_failed", f"{LABEL}查询凭证失败：{messages(status)}",
+                                      retryable=False, system_message=messages(status), raw=result)
             if not isinstance(result, list):
                 raise AccountingError("protocol_error", f"{LABEL}查询结果格式无法识别", raw=result)
             rows.extend(result)
@@ -244,19 +195,12 @@ class K3CloudAdapter:
             vouchers = []
             for system_id, item in by_id.items():
                 r = item["row"]
-                if r["FInvalid"] in (True, "1", "true", "True"):
-                    status = RemoteStatus.VOID
-                elif r["FPOSTED"] in (True, "1", "true", "True"):
-                    status = RemoteStatus.POSTED
-                elif r["FDocumentStatus"] == "C":
-                    status = RemoteStatus.AUDITED
-                else:
-                    status = RemoteStatus.SAVED
                 stamps = [s for s in (_kd_datetime(r[k]) for k in ("FModifyDate", "FAuditDate", "FPOSTDATE")) if s]
                 vouchers.append(RemoteVoucher(
                     system_id=system_id, voucher_number=str(r["FVOUCHERGROUPNO"]),
                     external_ref=r.get(self.external_ref_field) or None, fiscal_year=int(r["FYEAR"]),
-                    period=int(r["FPERIOD"]), date=dt.date.fromisoformat(str(r["FDate"])[:10]), status=status,
+                    period=int(r["FPERIOD"]), date=dt.date.fromisoformat(str(r["FDate"])[:10]),
+                    status=remote_status(r["FDocumentStatus"], r["FPOSTED"], r["FInvalid"]),
                     entries=tuple(item["entries"]), updated_at=max(stamps) if stamps else None,
                     voucher_word=words.get(r["FVOUCHERGROUPID.FNumber"], r["FVOUCHERGROUPID.FNumber"]),
                     book=r["FAccountBookID.FNumber"], preparer=r["FCreatorId.FName"],
@@ -265,6 +209,12 @@ class K3CloudAdapter:
             return vouchers
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise AccountingError("protocol_error", f"{LABEL}返回的凭证数据无法识别：{exc!r}") from exc
+
+    def _view(self, system_id: str) -> dict[str, Any] | None:
+        """The voucher as ``View`` shows it (property names: ``DocumentStatus``, ``POSTED`` ...), or None."""
+        result = self._call("View", {"formid": FORM, "data": {"Id": str(system_id)}})
+        model = (result.get("Result") or {}).get("Result") if isinstance(result, dict) else None
+        return model if isinstance(model, dict) else None
 
     # -- building the Save body ---------------------------------------------------------------------
     def _model(self, draft: DraftVoucher) -> dict[str, Any]:
@@ -298,24 +248,35 @@ class K3CloudAdapter:
         try:
             result = self._call("Save", body)
         except AccountingError as exc:
-            if exc.code == "auth_failed" or exc.code == "configuration_error":
+            if exc.code in ("auth_failed", "configuration_error"):
                 raise
             if exc.code in ("unreachable", "busy"):
                 return PostResult.retryable(exc.message, code=exc.code)
             return PostResult.unknown(exc.message + f"；请先按外部参考号 {draft.external_ref} 查询")
-        status = self._response_status(result) or {}
-        if status.get("IsSuccess"):
-            entity = (status.get("SuccessEntitys") or [{}])[0]
-            returned = ((result.get("Result") or {}).get("NeedReturnData") or [{}])[0] or {}
-            number = returned.get("FVOUCHERGROUPNO")
-            system_id = str(entity.get("Id") or (result.get("Result") or {}).get("Id"))
-            if number in (None, ""):
-                found = self.find_by_external_ref(draft.external_ref)
-                number = found.voucher_number if found else entity.get("Number")
-            return PostResult(Outcome.POSTED, str(number), system_id, raw=result)
-        message = self._messages(status) or "金蝶云星空未保存凭证，且没有给出原因"
-        code = "period_closed" if "结账" in message else "validation_failed"
-        return PostResult(Outcome.REJECTED, message=message, code=code, raw=result)
+        status = response_status(result) or {}
+        if not status.get("IsSuccess"):
+            message = messages(status) or "金蝶云星空未保存凭证，且没有给出原因"
+            code = "period_closed" if "结账" in message else "validation_failed"
+            return PostResult(Outcome.REJECTED, message=message, code=code, raw=result)
+        entity = (status.get("SuccessEntitys") or [{}])[0]
+        system_id = str(entity.get("Id") or (result.get("Result") or {}).get("Id"))
+        returned = ((result.get("Result") or {}).get("NeedReturnData") or [{}])[0] or {}
+        number, state = returned.get("FVOUCHERGROUPNO"), None
+        try:  # read it back: its number and how far it has come (saved, or audited with auto_audit)
+            model = self._view(system_id)
+        except AccountingError as exc:
+            if exc.code == "auth_failed":
+                raise
+            log.warning("K/3 Cloud voucher %s saved, reading it back failed: %s", system_id, exc)
+            model = None
+        if model is not None:
+            number = model.get("VOUCHERGROUPNO") or number
+            state = remote_status(model.get("DocumentStatus"), model.get("POSTED"), model.get("Invalid"))
+        if number in (None, ""):
+            found = self.find_by_external_ref(draft.external_ref)
+            number = found.voucher_number if found else entity.get("Number")
+            state = found.status if found else state
+        return PostResult(Outcome.POSTED, str(number), system_id, raw=result, remote_status=state)
 
     # -- the port -----------------------------------------------------------------------------------
     def check(self, draft: DraftVoucher) -> CheckResult:
@@ -363,22 +324,33 @@ class K3CloudAdapter:
         return changes, f"{last.updated_at.isoformat()}|{last.system_id}"
 
     def reverse(self, system_id: str, *, date: dt.date, reason: str, external_ref: str) -> PostResult:
+        """A posted voucher gets a red voucher; one not yet posted is withdrawn (撤销 or
+        反审核, then 删除), as K/3 Cloud permits; retried, either way ends the same."""
         try:
             existing = self.find_by_external_ref(external_ref)
+            if existing is not None:
+                return PostResult(Outcome.POSTED, existing.voucher_number, existing.system_id,
+                                  message="冲销凭证已存在（同一外部参考号）", already_existed=True, raw=existing.raw,
+                                  remote_status=existing.status)
             originals = self._query(f"FVOUCHERID = {int(system_id)}")
+            if not originals:  # withdrawn by an earlier attempt whose reply was lost, or deleted over there
+                return PostResult(Outcome.POSTED, None, str(system_id), withdrawn=True, already_existed=True,
+                                  message=f"{LABEL}中已没有内码为 {system_id} 的凭证（已删除）")
+            original = originals[0]
+            if original.status is RemoteStatus.VOID:
+                return PostResult(Outcome.REJECTED, message=f"凭证 {original.voucher_number} 已作废，不能冲销",
+                                  code="validation_failed")
+            if original.status is not RemoteStatus.POSTED:
+                withdrawn = self._withdraw(original)
+                if withdrawn is not None:
+                    return withdrawn
+                original = self._query(f"FVOUCHERID = {int(system_id)}")[0]  # posted meanwhile: a red voucher
         except AccountingError as exc:
             if not exc.retryable:
                 raise
-            return PostResult.retryable(f"冲销前查询失败，未提交：{exc.message}", code=exc.code)
-        if existing is not None:
-            return PostResult(Outcome.POSTED, existing.voucher_number, existing.system_id,
-                              message="冲销凭证已存在（同一外部参考号）", already_existed=True, raw=existing.raw)
-        if not originals:
-            return PostResult(Outcome.REJECTED, message=f"{LABEL}中没有内码为 {system_id} 的凭证", code="not_found")
-        original = originals[0]
-        if original.status is RemoteStatus.VOID:
-            return PostResult(Outcome.REJECTED, message=f"凭证 {original.voucher_number} 已作废，不能冲销",
-                              code="validation_failed")
+            if exc.code in ("unreachable", "busy"):
+                return PostResult.retryable(f"冲销未完成，可稍后重试：{exc.message}", code=exc.code)
+            return PostResult.unknown(f"冲销结果未知，重试前会先查询：{exc.message}")
         summary = f"冲销 {original.voucher_word}-{original.voucher_number}号凭证 {reason}".strip()
         draft = DraftVoucher(
             external_ref=external_ref, book=original.book or "", voucher_word=original.voucher_word,
@@ -387,3 +359,25 @@ class K3CloudAdapter:
             entries=tuple(DraftEntry(summary, e.account_code, -e.debit, -e.credit, e.auxiliary)
                           for e in original.entries))
         return self._save(draft)
+
+    def _withdraw(self, original: RemoteVoucher) -> PostResult | None:
+        """Take an unposted voucher back (CancelAssign or UnAudit, then Delete). None when
+        it was posted meanwhile (the caller saves a red voucher instead)."""
+        document_status = original.raw.get("FDocumentStatus")
+        steps = {"B": ["CancelAssign", "Delete"], "C": ["UnAudit", "Delete"]}.get(document_status, ["Delete"])
+        for operation in steps:
+            done, message = self._operate(operation, original.system_id)
+            if done:
+                continue
+            now = self._query(f"FVOUCHERID = {int(original.system_id)}")
+            if not now:      # gone already
+                break
+            if now[0].status is RemoteStatus.POSTED:
+                return None
+            code = "period_closed" if "结账" in message else "validation_failed"
+            return PostResult(Outcome.REJECTED, code=code,
+                              message=f"凭证 {original.voucher_word}-{original.voucher_number} 未能在{LABEL}中撤回"
+                                      f"（{operation}）：{message or '未说明原因'}")
+        return PostResult(Outcome.POSTED, original.voucher_number, original.system_id, withdrawn=True,
+                          message=f"凭证 {original.voucher_word}-{original.voucher_number} 尚未过账，已在{LABEL}中"
+                                  f"{ {'B': '撤销并删除', 'C': '反审核并删除'}.get(document_status, '删除') }")

@@ -69,7 +69,8 @@ def run_worker(args: argparse.Namespace) -> int:
     # with an accounting backend the mapping is complete (settings.parse() checked it)
     worker = build_worker(sessions, accounting, settings.posting.mapping if accounting else None,
                           taxplatform=platform, posting_purpose=settings.taxplatform.posting_purpose,
-                          policy=WorkerPolicy.from_settings(settings.worker))
+                          policy=WorkerPolicy.from_settings(settings.worker),
+                          posted_when=settings.accounting.posted_when)
     signer = _signer(settings)
     if accounting is None and platform is None:
         log.warning("neither accounting.backend nor taxplatform.backend is set: "
@@ -111,8 +112,8 @@ def link_audit_log(sessions: Any, signer: Any) -> int:
 def run_sync(args: argparse.Namespace) -> int:
     from invoice_archive.services.posting import SyncService
 
-    sessions, accounting, _, _ = build(args, need_accounting=True)
-    counts = SyncService(sessions, accounting).run_once()
+    sessions, accounting, _, settings = build(args, need_accounting=True)
+    counts = SyncService(sessions, accounting, posted_when=settings.accounting.posted_when).run_once()
     print(f"sync {accounting.name}: {counts['seen']} change(s) seen, {counts['linked']} voucher(s) linked")
     return 0
 
@@ -126,5 +127,6 @@ def add_parser(sub: Any) -> None:
                              "(exit code 1 when a message is stuck)")
     worker.add_argument("--json", action="store_true", help="with --status: as JSON")
     worker.set_defaults(func=run_worker)
-    sync = sub.add_parser("sync", help="pull vouchers posted in the accounting system and link them to claims")
+    sync = sub.add_parser("sync", help="pull vouchers that reached accounting.posted_when in the accounting system "
+                                       "and link them to claims")
     sync.set_defaults(func=run_sync)

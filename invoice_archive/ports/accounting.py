@@ -62,6 +62,15 @@ class RemoteStatus(enum.StrEnum):
     VOID = "void"  # voided (作废; U8 iflag=1)
 
 
+#: how far a voucher has come in the accounting system (void is off the line)
+STATUS_RANK = {RemoteStatus.SAVED: 1, RemoteStatus.AUDITED: 2, RemoteStatus.POSTED: 3}
+
+
+def has_reached(status: RemoteStatus | None, required: RemoteStatus) -> bool:
+    """Whether a voucher in ``status`` counts as at least ``required`` (saved < audited < posted)."""
+    return status is not None and STATUS_RANK.get(RemoteStatus(status), 0) >= STATUS_RANK[RemoteStatus(required)]
+
+
 class AccountingError(Exception):
     """A failure talking to an accounting system.
 
@@ -206,9 +215,17 @@ class PostResult:
     code: str | None = None
     already_existed: bool = False
     raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: the voucher's state in the system as the adapter read it back after writing it
+    #: (None: not read; the service then reads it with ``find_by_external_ref``)
+    remote_status: RemoteStatus | None = None
+    #: ``reverse`` only: the voucher was not yet posted over there and was withdrawn the
+    #: system's own way (Kingdee: 反审核 + 删除) instead of reversed by a red voucher
+    withdrawn: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "status", Outcome(self.status))
+        if self.remote_status is not None:
+            object.__setattr__(self, "remote_status", RemoteStatus(self.remote_status))
 
     @property
     def posted(self) -> bool:
@@ -228,7 +245,8 @@ class PostResult:
     def existing(cls, remote: RemoteVoucher) -> PostResult:
         """The voucher an earlier attempt already made (found by its external reference)."""
         return cls(Outcome.POSTED, remote.voucher_number, remote.system_id,
-                   message="凭证已存在（同一外部参考号）", already_existed=True, raw=getattr(remote, "raw", {}))
+                   message="凭证已存在（同一外部参考号）", already_existed=True, raw=getattr(remote, "raw", {}),
+                   remote_status=remote.status)
 
     @classmethod
     def unknown(cls, message: str, *, raw: Mapping[str, Any] | None = None) -> PostResult:
@@ -369,7 +387,7 @@ class IVoucherReportParser(Interface):
 __all__ = [
     "AccountingError", "CheckResult", "DraftEntry", "DraftVoucher", "EXTERNAL_REF_RE",
     "IAccountingSystem", "IVoucherReportParser", "Outcome", "PostResult", "RemoteStatus", "RemoteVoucher",
-    "ReportEntry", "VoucherReport", "post_unless_exists",
+    "ReportEntry", "STATUS_RANK", "VoucherReport", "has_reached", "post_unless_exists",
 ]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from invoice_archive import outbox
 from invoice_archive.ports.accounting import (
     AccountingError, DraftVoucher, Outcome, PostResult, RemoteStatus, RemoteVoucher, ReportEntry, VoucherReport,
+    has_reached,
 )
 from invoice_archive.db import utcnow
 from invoice_archive.models import (
@@ -42,6 +43,9 @@ from invoice_archive.ports.taxplatform import PostingPurpose
 log = logging.getLogger(__name__)
 
 WORKER = "invoice-archive worker"
+STATUS_ZH = {RemoteStatus.SAVED: "已保存（未审核）", RemoteStatus.AUDITED: "已审核（未过账）",
+             RemoteStatus.POSTED: "已过账", RemoteStatus.VOID: "已作废"}
+REQUIRED_ZH = {RemoteStatus.SAVED: "保存", RemoteStatus.AUDITED: "审核", RemoteStatus.POSTED: "审核、过账"}
 
 
 # -- inside a request's transaction -------------------------------------------------
@@ -95,28 +99,40 @@ def outbox_status(db: Session, *, retrying_after: int = 3) -> dict[str, Any]:
 # -- the outbox handlers ------------------------------------------------------------
 
 def _report_from(v: DraftVoucher | RemoteVoucher, claim_number: str, voucher_number: str, ref: str,
-                 prepared_by: str) -> VoucherReport:
+                 prepared_by: str, remote: RemoteVoucher | None = None) -> VoucherReport:
     """What the accounting system holds (a draft it accepted, or a voucher found by
-    sync), as the report VoucherService records."""
+    sync), as the report VoucherService records; who audited and posted it there,
+    when it was read back."""
     return VoucherReport(
         claim_number=claim_number, voucher_number=voucher_number, voucher_word=v.voucher_word,
         fiscal_year=v.fiscal_year, period=v.period, date=v.date, external_ref=ref,
-        prepared_by=prepared_by, reviewed_by=None, posted_by=None,
+        prepared_by=prepared_by, reviewed_by=remote.reviewer if remote else None,
+        posted_by=remote.poster if remote else None,
         entries=tuple(ReportEntry(line_no=n, summary=e.summary, account_code=e.account_code,
                                   account_name=e.account_name, debit=e.debit, credit=e.credit)
                       for n, e in enumerate(v.entries, start=1)))
 
 
 class AccountingHandlers:
-    """The outbox handlers for one accounting system: postings and reversals."""
+    """The outbox handlers for one accounting system: postings and reversals.
+
+    A voucher the system accepted counts as 入账 only once it has reached
+    ``posted_when`` there (saved < audited < posted; ``accounting.posted_when``),
+    as read back from the system: until then the message waits ("awaiting") and is
+    read again every ``worker.confirm_interval_seconds``, never sent again. A voucher
+    that disappears over there while awaiting (deleted by an accountant) comes back
+    to the claim as a refusal.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], accounting: Any, mapping: AccountMapping | None, *,
-                 posting_purpose: PostingPurpose | None = None, clock: Callable[[], dt.datetime] = utcnow) -> None:
+                 posting_purpose: PostingPurpose | None = None, clock: Callable[[], dt.datetime] = utcnow,
+                 posted_when: RemoteStatus = RemoteStatus.POSTED) -> None:
         self.sessions = sessions
         self.accounting = accounting
         self.mapping = mapping
         self.posting_purpose = posting_purpose
         self.clock = clock
+        self.posted_when = RemoteStatus(posted_when)
 
     def topics(self) -> dict[str, outbox.Handler]:
         return {TOPIC_POST: self._post, TOPIC_REVERSE: self._reverse}
@@ -138,13 +154,21 @@ class AccountingHandlers:
             claim = db.get(Claim, payload["claim_id"])
             draft = self.draft(db, claim, ref)
             claim_number = claim.number
+            awaited = _awaited(db, msg_id)
         result: PostResult | None = None
+        remote: RemoteVoucher | None = None
         try:
-            if maybe_sent:   # an earlier attempt may have reached the system: never post twice
-                found = self.accounting.find_by_external_ref(ref)
-                result = PostResult.existing(found) if found is not None else None
+            if maybe_sent or awaited:   # it may have reached the system (or did): never post twice
+                remote = self.accounting.find_by_external_ref(ref)
+                if remote is None and awaited:
+                    self._reject(worker, msg_id, payload["claim_id"], _vanished(awaited, self.accounting.name),
+                                 code="voucher_deleted")
+                    return
+                result = PostResult.existing(remote) if remote is not None else None
             if result is None:
                 result = self.accounting.post(draft)
+            if result.status is Outcome.POSTED and remote is None:
+                remote = self._read_back(result, ref)
         except AccountingError as exc:
             if exc.retryable:
                 worker.finish(msg_id, outcome="retryable", error=str(exc))
@@ -152,17 +176,41 @@ class AccountingHandlers:
                 self._reject(worker, msg_id, payload["claim_id"], f"{exc.message}（{exc.code}）", code=exc.code)
             return
         if result.status is Outcome.POSTED:
-            self._record_posted(worker, msg_id, payload["claim_id"], claim_number, draft, result)
+            state = remote.status if remote is not None else result.remote_status
+            if state is RemoteStatus.VOID:
+                self._reject(worker, msg_id, payload["claim_id"],
+                             f"凭证 {result.voucher_number} 在记账系统中已作废，未入账", code="voucher_void")
+            elif not has_reached(state, self.posted_when):
+                self._await(worker, msg_id, result, state, "凭证")
+            else:
+                self._record_posted(worker, msg_id, payload["claim_id"], claim_number, draft, result, remote)
         elif result.status is Outcome.REJECTED:
             self._reject(worker, msg_id, payload["claim_id"], result.message or "记账系统拒绝了该凭证", code=result.code)
         else:
             worker.finish(msg_id, outcome=result.status.value, error=result.message)
 
+    def _read_back(self, result: PostResult, ref: str) -> RemoteVoucher | None:
+        """The voucher as the system holds it, when the state matters and the adapter
+        did not read it back itself (or to learn who audited and posted it)."""
+        if result.remote_status is not None and not has_reached(result.remote_status, self.posted_when):
+            return None
+        return self.accounting.find_by_external_ref(ref)
+
+    def _await(self, worker: OutboxWorker, msg_id: int, result: PostResult, state: RemoteStatus | None,
+               what: str) -> None:
+        """The system holds it, not yet where it counts: wait for its accountants."""
+        shown = STATUS_ZH.get(state, "状态未知") if state else "状态未知"
+        message = (f"{what} {result.voucher_number or result.system_id} 已在记账系统中{shown}，"
+                   f"待在记账系统中{REQUIRED_ZH[self.posted_when]}后入账")
+        worker.finish(msg_id, outcome="awaiting", error=message, result={"awaiting": {
+            "system_id": result.system_id, "voucher_number": result.voucher_number,
+            "status": state.value if state else None, "required": self.posted_when.value}})
+
     def _audit(self, db: Session, org_id: int) -> AuditLog:
         return AuditLog(db, org_id=org_id, actor=WORKER, role="system")
 
     def _record_posted(self, worker: OutboxWorker, msg_id: int, claim_id: int, claim_number: str, draft: DraftVoucher,
-                       result: PostResult) -> None:
+                       result: PostResult, remote: RemoteVoucher | None = None) -> None:
         with self.sessions() as db, db.begin():
             claim = db.get(Claim, claim_id, with_for_update=True)
             audit = self._audit(db, claim.org_id)
@@ -170,7 +218,7 @@ class AccountingHandlers:
                                       source_name=self.accounting.name,
                                       posting_status_purpose=self.posting_purpose)
             report = _report_from(draft, claim_number, result.voucher_number or result.system_id or "?",
-                                  draft.external_ref, draft.preparer)
+                                  draft.external_ref, draft.preparer, remote)
             voucher, _ = vouchers.record_report(report, source=self.accounting.name, system_id=result.system_id)
             worker.finish(msg_id, outcome="posted", db=db,
                           result={"voucher_id": voucher.id, "voucher_number": voucher.display_number,
@@ -192,38 +240,75 @@ class AccountingHandlers:
         with self.sessions() as db:
             original = db.get(Voucher, payload["voucher_id"])
             system_id = original.system_id
+            awaited = _awaited(db, msg_id)
         result: PostResult | None = None
+        remote: RemoteVoucher | None = None
         try:
-            if maybe_sent:
-                found = self.accounting.find_by_external_ref(ref)
-                result = PostResult.existing(found) if found is not None else None
+            if maybe_sent or awaited:
+                remote = self.accounting.find_by_external_ref(ref)
+                if remote is None and awaited:
+                    worker.finish(msg_id, outcome="rejected", error=_vanished(awaited, self.accounting.name))
+                    return
+                result = PostResult.existing(remote) if remote is not None else None
             if result is None:
                 result = self.accounting.reverse(system_id, date=dt.date.fromisoformat(payload["date"]),
                                                  reason=payload["reason"], external_ref=ref)
+            if result.status is Outcome.POSTED and not result.withdrawn and remote is None:
+                remote = self._read_back(result, ref)
         except AccountingError as exc:
             worker.finish(msg_id, outcome="retryable" if exc.retryable else "rejected", error=str(exc))
             return
         if result.status is not Outcome.POSTED:
             worker.finish(msg_id, outcome=result.status.value, error=result.message)
             return
+        if not result.withdrawn:
+            state = remote.status if remote is not None else result.remote_status
+            if state is RemoteStatus.VOID:
+                worker.finish(msg_id, outcome="rejected", error=f"红字冲销凭证 {result.voucher_number} 在记账系统中已作废")
+                return
+            if not has_reached(state, self.posted_when):
+                self._await(worker, msg_id, result, state, "红字冲销凭证")
+                return
         with self.sessions() as db, db.begin():
             original = db.get(Voucher, payload["voucher_id"])
             db.get(Claim, original.claim_id, with_for_update=True, populate_existing=True)
             red = record_reversal(db, original, voucher_number=result.voucher_number or "?",
                                   system_id=result.system_id, external_ref=ref,
                                   date=dt.date.fromisoformat(payload["date"]), reason=payload["reason"],
-                                  source=self.accounting.name, revoke_posting_status=self.posting_purpose is not None)
+                                  source=self.accounting.name, revoke_posting_status=self.posting_purpose is not None,
+                                  withdrawn=result.message if result.withdrawn else None)
             self._audit(db, original.org_id).record(
-                "voucher.reversed", "voucher", original.id, reversal_id=red.id, number=red.display_number,
-                reason=payload["reason"])
+                "voucher.withdrawn" if result.withdrawn else "voucher.reversed", "voucher", original.id,
+                reversal_id=red.id, number=red.display_number, reason=payload["reason"],
+                **({"system_message": result.message} if result.withdrawn else {}))
             worker.finish(msg_id, outcome="posted", db=db,
-                          result={"voucher_id": red.id, "voucher_number": red.display_number})
+                          result={"voucher_id": red.id, "voucher_number": red.display_number,
+                                  "withdrawn": result.withdrawn})
+
+
+def _awaited(db: Session, msg_id: int) -> dict[str, Any] | None:
+    """What the system held when the message last waited for it (None if it never did)."""
+    msg = db.get(OutboxMessage, msg_id)
+    return (msg.result or {}).get("awaiting") if msg is not None else None
+
+
+def _vanished(awaited: dict[str, Any], system: str) -> str:
+    return (f"记账系统（{system}）中已找不到凭证 {awaited.get('voucher_number') or awaited.get('system_id')}"
+            f"（此前状态：{awaited.get('status') or '未知'}），可能已被删除；请与会计核对后重新入账")
 
 
 def record_reversal(db: Session, original: Voucher, *, voucher_number: str, system_id: str | None,
                     external_ref: str, date: dt.date, reason: str, source: str,
-                    revoke_posting_status: bool = False) -> Voucher:
-    """The red voucher (红字冲销): the original's entries with their amounts negated."""
+                    revoke_posting_status: bool = False, withdrawn: str | None = None) -> Voucher:
+    """The red voucher (红字冲销): the original's entries with their amounts negated.
+
+    ``withdrawn`` (the system's words) when the accounting system took the voucher back
+    instead (not yet posted there: 反审核 + 删除, docs/accounting-systems.md): vouchers
+    here are never edited, so the red record is how this archive says it no longer
+    counts; it has no counterpart over there (no system id) and its number says so."""
+    if withdrawn is not None:
+        voucher_number, system_id = f"{original.voucher_number}-撤回-{original.id}", None
+        reason = f"{reason}（{withdrawn}）"
     red = Voucher(
         org_id=original.org_id, claim_id=original.claim_id, voucher_word=original.voucher_word,
         voucher_number=voucher_number, fiscal_year=date.year, period=date.month, date=date,
@@ -232,9 +317,10 @@ def record_reversal(db: Session, original: Voucher, *, voucher_number: str, syst
         system_id=system_id, red_flag=True, reverses_id=original.id, reason=reason)
     db.add(red)
     db.flush()
+    mark = "撤回" if withdrawn is not None else "冲销"
     for e in original.entries:
         db.add(VoucherEntry(voucher_id=red.id, line_no=e.line_no,
-                            summary=f"[冲销{original.date:%Y.%m.%d} {original.display_number}号凭证]{e.summary}",
+                            summary=f"[{mark}{original.date:%Y.%m.%d} {original.display_number}号凭证]{e.summary}",
                             account_code=e.account_code, account_name=e.account_name,
                             debit=-e.debit, credit=-e.credit))
     original.claim.status = ClaimStatus.REVERSED
@@ -250,11 +336,13 @@ def record_reversal(db: Session, original: Voucher, *, voucher_number: str, syst
 
 class SyncService:
     """`invoice-archive sync`: vouchers that carry one of our external references and
-    are posted or audited in the accounting system are linked to their claims."""
+    have reached ``accounting.posted_when`` in the accounting system are linked to their claims."""
 
-    def __init__(self, sessions: sessionmaker[Session], accounting: Any) -> None:
+    def __init__(self, sessions: sessionmaker[Session], accounting: Any, *,
+                 posted_when: RemoteStatus = RemoteStatus.POSTED) -> None:
         self.sessions = sessions
         self.accounting = accounting
+        self.posted_when = RemoteStatus(posted_when)
 
     def run_once(self) -> dict[str, int]:
         counts = {"seen": 0, "linked": 0}
@@ -279,7 +367,7 @@ class SyncService:
 
     def _link(self, db: Session, remote: RemoteVoucher) -> bool:
         ref = remote.external_ref or ""
-        if not ref.startswith("IA-") or remote.status not in (RemoteStatus.POSTED, RemoteStatus.AUDITED):
+        if not ref.startswith("IA-") or not has_reached(remote.status, self.posted_when):
             return False
         if db.execute(select(Voucher.id).where(Voucher.external_ref == ref)).first():
             return False
@@ -290,7 +378,7 @@ class SyncService:
         if claim is None or claim.status not in (ClaimStatus.APPROVED, ClaimStatus.POSTING):
             return False
         audit = AuditLog(db, org_id=claim.org_id, actor="invoice-archive sync", role="system")
-        report = _report_from(remote, claim.number, remote.voucher_number, ref, "记账系统")
+        report = _report_from(remote, claim.number, remote.voucher_number, ref, remote.preparer or "记账系统", remote)
         VoucherService(db, audit, None, org_id=claim.org_id, actor="invoice-archive sync",
                        source_name=self.accounting.name).record_report(
             report, source=self.accounting.name, system_id=remote.system_id)
@@ -300,7 +388,8 @@ class SyncService:
 
 def build_worker(sessions: sessionmaker[Session], accounting: Any = None, mapping: AccountMapping | None = None, *,
                  taxplatform: Any = None, posting_purpose: PostingPurpose | None = None,
-                 policy: WorkerPolicy = WorkerPolicy(), clock: Callable[[], dt.datetime] = utcnow) -> OutboxWorker:
+                 policy: WorkerPolicy = WorkerPolicy(), clock: Callable[[], dt.datetime] = utcnow,
+                 posted_when: RemoteStatus = RemoteStatus.POSTED) -> OutboxWorker:
     """The worker for the systems it is given: accounting postings and reversals
     with an accounting system, 入账标识 with a tax platform (whose purpose the
     accounting handlers also need, to enqueue the status after posting)."""
@@ -308,7 +397,7 @@ def build_worker(sessions: sessionmaker[Session], accounting: Any = None, mappin
     handlers: dict[str, outbox.Handler] = {}
     if is_configured(accounting):
         handlers.update(AccountingHandlers(sessions, accounting, mapping, posting_purpose=purpose,
-                                           clock=clock).topics())
+                                           clock=clock, posted_when=posted_when).topics())
     if is_configured(taxplatform):
         handlers.update(PostingStatusHandler(taxplatform).topics())
     return OutboxWorker(sessions, handlers, policy=policy, clock=clock)

@@ -55,7 +55,8 @@ def claim_json(claim: Claim, related: dict[str, Any]) -> dict[str, Any]:
         "posting": None if msg is None else {
             "external_ref": msg.dedupe_key, "status": msg.status, "attempts": msg.attempts,
             "last_outcome": msg.last_outcome, "last_error": msg.last_error,
-            "available_at": msg.available_at, "stuck": is_stuck(msg)},
+            "available_at": msg.available_at, "stuck": is_stuck(msg),
+            "remote": (msg.result or {}).get("awaiting") if msg.last_outcome == "awaiting" else None},
         "invoices": [invoice_json(line.invoice) for line in claim.lines],
         "signoffs": [{"step": s.step, "actor": s.actor, "role": s.role, "at": s.at, "comment": s.comment}
                      for s in claim.signoffs],

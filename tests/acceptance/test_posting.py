@@ -1,7 +1,10 @@
 """features/posting: posting through each accounting system's fake, over the HTTP API
-(the worker is the real `invoice-archive worker` loop, run once per step)."""
+(the worker is the real `invoice-archive worker` loop, run once per step). The
+accountants' work in Kingdee (审核, 过账) goes through the fake's WebAPI with Kingdee's
+official Python SDK, signed as the accountant."""
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -26,6 +29,14 @@ def rigs(db_url, tmp_path):
 @given(parsers.parse('单位使用记账系统"{system}"'), target_fixture="rig")
 def uses_system(rigs, db_url, tmp_path, system: str):
     cm = posting_rig(system, db_url, tmp_path / "store")
+    rig = cm.__enter__()
+    rigs.append(cm)
+    return rig
+
+
+@given(parsers.parse('单位使用记账系统"{system}"，凭证在记账系统中过账后才算入账'), target_fixture="rig")
+def uses_system_posted_when_posted(rigs, db_url, tmp_path, system: str):
+    cm = posting_rig(system, db_url, tmp_path / "store", posted_when="posted")
     rig = cm.__enter__()
     rigs.append(cm)
     return rig
@@ -88,3 +99,62 @@ def red_voucher(rig, ctx) -> None:
 @then(parsers.parse('报销单状态为"{status}"'))
 def claim_status(rig, ctx, status: str) -> None:
     assert _claim(rig, ctx)["status"] == status
+
+
+# -- the accountants in Kingdee, through its WebAPI with Kingdee's own SDK ----------------------
+
+def _kingdee(rig, who: str):
+    from k3cloud_webapi_sdk.main import K3CloudApiSdk
+
+    credentials = rig.fake.app.credentials
+    sdk = K3CloudApiSdk(rig.fake.url, timeout=10)
+    sdk.InitConfig(credentials["acct_id"], who, credentials["app_id"], credentials["app_secret"], rig.fake.url)
+    return sdk
+
+
+def _voucher_in_kingdee(rig, ctx) -> list:
+    ref = ctx["claim"]["posting"]["external_ref"]
+    return json.loads(_kingdee(rig, "李会计").ExecuteBillQuery({
+        "FormId": "GL_VOUCHER", "FieldKeys": "FVOUCHERID,FDocumentStatus,FPOSTED",
+        "FilterString": f"F_IA_ExtRef = '{ref}'"}))
+
+
+@then(parsers.parse('金蝶中有且只有一张凭证，外部参考号为报销单的参考号，状态为"{state}"'))
+def one_kingdee_voucher(rig, ctx, state: str) -> None:
+    [[ident, document_status, posted]] = _voucher_in_kingdee(rig, ctx)
+    assert {"已保存": ("A", False), "已审核": ("C", False), "已过账": ("C", True)}[state] == (document_status, posted)
+    assert len(rig.fake.vouchers) == 1
+    ctx["kingdee_id"] = str(ident)
+
+
+@then(parsers.parse('报销单仍在入账中，记账系统中的凭证"{shown}"'))
+def still_posting(rig, ctx, shown: str) -> None:
+    claim = _claim(rig, ctx)
+    assert claim["status"] == "posting" and claim["voucher"] is None
+    assert claim["posting"]["last_outcome"] == "awaiting" and shown in claim["posting"]["last_error"]
+    inv = rig.service.app.get(f"/api/v1/invoices/{ctx['invoice']['id']}", headers=rig.service.headers("王审计")).json
+    assert inv["status"] != "posted"
+
+
+def _operate(rig, who: str, operation: str, ident: str, *args: str) -> None:
+    sdk = _kingdee(rig, who)
+    reply = getattr(sdk, operation)("GL_VOUCHER", *args, {"Ids": ident})
+    assert json.loads(reply)["Result"]["ResponseStatus"]["IsSuccess"], reply
+
+
+@when(parsers.parse('会计"{who}"在金蝶中审核该凭证'))
+def accountant_audits(rig, ctx, who: str) -> None:
+    _operate(rig, who, "Submit", ctx["kingdee_id"])
+    _operate(rig, who, "Audit", ctx["kingdee_id"])
+
+
+@when(parsers.parse('会计"{who}"在金蝶中将该凭证过账'))
+def accountant_posts(rig, ctx, who: str) -> None:
+    _operate(rig, who, "ExcuteOperation", ctx["kingdee_id"], "Post")   # the fake's posting operation
+
+
+@then(parsers.parse('凭证的审核人和记账人都是金蝶中的"{who}"'))
+def reviewed_and_posted_by(rig, ctx, who: str) -> None:
+    claim = _claim(rig, ctx)
+    voucher = rig.service.app.get(f"/api/v1/vouchers/{claim['voucher']['id']}", headers=rig.service.headers("王审计")).json
+    assert (voucher["reviewed_by"], voucher["posted_by"]) == (who, who)

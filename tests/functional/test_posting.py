@@ -8,7 +8,7 @@ from tests.support.invoices import synthetic_xml
 from tests.support.journey import approve_claim, create_claim, post_invoice
 from tests.support.posting import posting_rig
 
-SYSTEMS = ["generic_json", "kingdee", "u8"]
+SYSTEMS = ["generic_json", "kingdee", "u8", "yonsuite"]
 
 
 @pytest.fixture(params=SYSTEMS)
@@ -40,7 +40,9 @@ def test_approval_queues_and_the_worker_posts(rig):
     voucher = rig.service.app.get(f"/api/v1/vouchers/{after['voucher']['id']}",
                                   headers=rig.service.headers("王审计")).json
     assert voucher["debit_total"] == voucher["credit_total"] == "1060.00"
-    assert [e["account_code"] for e in voucher["entries"]] == ["660201", "2241"]
+    # the accounts of the system's own chart (K/3 Cloud's are numbered with dots: 6602.01)
+    assert [e["account_code"] for e in voucher["entries"]] == [rig.settings["posting.account.expense.travel"],
+                                                               rig.settings["posting.account.credit"]]
     assert voucher["system_id"] and voucher["invoice_ids"] == [claim["invoices"][0]["id"]]
     assert rig.worker().run_once() == 0                # done stays done
 
@@ -101,6 +103,7 @@ def test_an_unreachable_system_is_retried_later(rig):
 def test_reversal_is_a_red_voucher(rig):
     claim = approved_claim(rig)
     rig.worker().run_once()
+    rig.fake.app.ledger.post_all()                     # posted (过账) over there: only a red voucher reverses it
     voucher_id = get_claim(rig, claim["id"])["voucher"]["id"]
     rig.service.app.post_json(f"/api/v1/vouchers/{voucher_id}/reverse", {"reason": "发票开错，冲销"},
                               headers=rig.service.headers("陈审批"), status=202)
@@ -136,3 +139,118 @@ def test_sync_links_a_voucher_posted_over_there(rig):
     assert after["status"] == "posted"
     assert worker.run_once() == 0                      # the queued message was settled by sync
     assert len(rig.fake.vouchers) == 1
+
+
+# -- the voucher's state over there decides when the claim is posted (accounting.posted_when) --
+
+@pytest.fixture(params=SYSTEMS)
+def strict(request, db_url, tmp_path):
+    """The service's default: a claim is 入账 once its voucher is posted (过账) over there."""
+    with posting_rig(request.param, db_url, tmp_path / "store", posted_when="posted") as rig:
+        yield rig
+
+
+def test_the_claim_waits_until_the_accountants_post_the_voucher(strict):
+    rig = strict
+    claim = approved_claim(rig)
+    rig.worker().run_once()
+    waiting = get_claim(rig, claim["id"])
+    assert waiting["status"] == "posting" and waiting["voucher"] is None
+    assert waiting["posting"]["status"] == "pending" and waiting["posting"]["last_outcome"] == "awaiting"
+    assert waiting["posting"]["remote"]["status"] == "saved"
+    assert waiting["posting"]["remote"]["required"] == "posted"
+    assert "待在记账系统中审核、过账后入账" in waiting["posting"]["last_error"]
+    [remote] = rig.fake.vouchers
+
+    rig.worker().run_once()                             # read again: still saved, never sent again
+    assert len(rig.fake.vouchers) == 1 and get_claim(rig, claim["id"])["status"] == "posting"
+    rig.fake.app.ledger.set_status(remote.id, "audited", by="李审核")
+    rig.worker().run_once()
+    audited = get_claim(rig, claim["id"])
+    assert audited["status"] == "posting" and audited["posting"]["remote"]["status"] == "audited"
+
+    rig.fake.app.ledger.set_status(remote.id, "posted", by="王记账")
+    rig.worker().run_once()
+    posted = get_claim(rig, claim["id"])
+    assert posted["status"] == "posted" and posted["posting"]["status"] == "done"
+    voucher = rig.service.app.get(f"/api/v1/vouchers/{posted['voucher']['id']}",
+                                  headers=rig.service.headers("王审计")).json
+    assert (voucher["reviewed_by"], voucher["posted_by"]) == ("李审核", "王记账")   # as the system says
+    assert len(rig.fake.vouchers) == 1
+
+
+def test_audited_is_enough_when_so_configured(db_url, tmp_path):
+    with posting_rig("kingdee", db_url, tmp_path / "store", posted_when="audited") as rig:
+        claim = approved_claim(rig)
+        rig.worker().run_once()
+        assert get_claim(rig, claim["id"])["status"] == "posting"
+        [remote] = rig.fake.vouchers
+        rig.fake.app.ledger.set_status(remote.id, "audited")
+        rig.worker().run_once()
+        assert get_claim(rig, claim["id"])["status"] == "posted"
+
+
+def test_a_voucher_deleted_over_there_while_waiting_comes_back_to_the_claim(strict):
+    rig = strict
+    claim = approved_claim(rig)
+    rig.worker().run_once()
+    [remote] = rig.fake.vouchers
+    rig.fake.app.ledger.remove(remote.id)               # the accountant deleted it instead of posting it
+    rig.worker().run_once()
+    after = get_claim(rig, claim["id"])
+    assert after["status"] == "approved" and after["posting"]["status"] == "failed"
+    assert "找不到凭证" in after["posting_error"]
+    assert rig.fake.vouchers == []                      # not posted again behind the accountant's back
+
+
+def test_sync_links_only_vouchers_that_reached_the_configured_state(strict):
+    from invoice_archive.db import session_factory
+    from invoice_archive.models import Claim
+
+    rig = strict
+    claim = approved_claim(rig)
+    with session_factory(rig.service.engine)() as db:
+        draft = rig.drafter().draft(db, db.get(Claim, claim["id"]), claim["posting"]["external_ref"])
+    rig.accounting().post(draft)
+    assert rig.sync().run_once()["linked"] == 0         # saved only
+    rig.fake.app.ledger.post_all()
+    assert rig.sync().run_once()["linked"] == 1
+    assert get_claim(rig, claim["id"])["status"] == "posted"
+
+
+def test_a_red_voucher_also_waits_for_the_accountants(db_url, tmp_path):
+    with posting_rig("kingdee", db_url, tmp_path / "store", posted_when="posted") as rig:
+        claim = approved_claim(rig)
+        rig.worker().run_once()
+        rig.fake.app.ledger.post_all()
+        rig.worker().run_once()
+        voucher_id = get_claim(rig, claim["id"])["voucher"]["id"]
+        rig.service.app.post_json(f"/api/v1/vouchers/{voucher_id}/reverse", {"reason": "发票开错"},
+                                  headers=rig.service.headers("陈审批"), status=202)
+        rig.worker().run_once()
+        assert get_claim(rig, claim["id"])["status"] == "posted"     # the red voucher is only saved over there
+        assert len(rig.fake.vouchers) == 2
+        rig.fake.app.ledger.post_all()
+        rig.worker().run_once()
+        assert get_claim(rig, claim["id"])["status"] == "reversed"
+
+
+def test_a_voucher_not_yet_posted_in_kingdee_is_withdrawn_there(db_url, tmp_path):
+    """Counted as 入账 once saved (posted_when = saved), reversed before the accountants
+    posted it: K/3 Cloud deletes it (反审核 + 删除); here a red record says it no longer counts."""
+    with posting_rig("kingdee", db_url, tmp_path / "store", posted_when="saved",
+                     **{"accounting.auto_audit": "true"}) as rig:
+        claim = approved_claim(rig)
+        rig.worker().run_once()
+        voucher_id = get_claim(rig, claim["id"])["voucher"]["id"]
+        rig.service.app.post_json(f"/api/v1/vouchers/{voucher_id}/reverse", {"reason": "发票开错"},
+                                  headers=rig.service.headers("陈审批"), status=202)
+        rig.worker().run_once()
+        assert rig.fake.vouchers == [] and len(rig.fake.app.ledger.deleted) == 1
+        auditor = rig.service.headers("王审计")
+        original = rig.service.app.get(f"/api/v1/vouchers/{voucher_id}", headers=auditor).json
+        red = rig.service.app.get(f"/api/v1/vouchers/{original['reversed_by_id']}", headers=auditor).json
+        assert red["red_flag"] and red["system_id"] is None and "撤回" in red["voucher_number"]
+        assert "反审核并删除" in red["reason"] and red["debit_total"] == "-1060.00"
+        assert all(e["summary"].startswith("[撤回") for e in red["entries"])
+        assert get_claim(rig, claim["id"])["status"] == "reversed"

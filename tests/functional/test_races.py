@@ -200,6 +200,7 @@ def test_a_reversal_requested_at_once_is_queued_once(kingdee):
     for _ in range(ROUNDS):
         claim = _approved(rig)
         rig.worker().run_once()
+        rig.fake.app.ledger.post_all()      # posted in Kingdee: reversed by a red voucher
         voucher_id = svc.app.get(f"/api/v1/claims/{claim['id']}", headers=svc.headers("王审计")).json["voucher"]["id"]
         result = outcome(http_race(url, [("POST", f"/api/v1/vouchers/{voucher_id}/reverse", svc.headers("总账系统"),
                                            {"reason": "发票开错"})] * N))
@@ -223,7 +224,7 @@ def test_a_stuck_message_shows_on_the_claim_and_in_worker_status(kingdee, monkey
     claim = _approved(rig)
     rig.fake.fail_next("timeout_after_commit")      # Kingdee saves it, the reply is lost
     build_worker(session_factory(svc.engine), rig.accounting(), svc.app_settings.posting.mapping,
-                 policy=WorkerPolicy(backoff_base=0.0, max_attempts=1)).run_once()
+                 policy=WorkerPolicy(backoff_base=0.0, max_attempts=1), posted_when=rig.posted_when).run_once()
     stuck = svc.app.get(f"/api/v1/claims/{claim['id']}", headers=svc.headers("王审计")).json
     assert stuck["status"] == "posting"
     assert stuck["posting"]["status"] == "failed" and stuck["posting"]["stuck"] is True

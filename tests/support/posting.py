@@ -35,26 +35,39 @@ class PostingRig:
         section = self.service.app_settings.accounting
         return DottedNameResolver().maybe_resolve(section.backend)(section.options)
 
+    @property
+    def posted_when(self) -> Any:
+        return self.service.app_settings.accounting.posted_when
+
     def worker(self) -> OutboxWorker:
+        """As `invoice-archive worker` builds it; no backoff, and a voucher awaiting the
+        accountants is read again on the next run."""
         return build_worker(session_factory(self.service.engine), self.accounting(),
                             self.service.app_settings.posting.mapping,
-                            policy=WorkerPolicy(backoff_base=0.0))
+                            policy=WorkerPolicy(backoff_base=0.0, confirm_interval=0.0),
+                            posted_when=self.posted_when)
 
     def drafter(self) -> AccountingHandlers:
         """The accounting handlers alone, to draft a claim's voucher as the worker would."""
         return AccountingHandlers(session_factory(self.service.engine), self.accounting(),
-                                  self.service.app_settings.posting.mapping)
+                                  self.service.app_settings.posting.mapping, posted_when=self.posted_when)
 
     def sync(self) -> SyncService:
-        return SyncService(session_factory(self.service.engine), self.accounting())
+        return SyncService(session_factory(self.service.engine), self.accounting(), posted_when=self.posted_when)
 
 
 @contextmanager
-def posting_rig(system: str, db_url: str, store: Path, **extra: str) -> Iterator[PostingRig]:
+def posting_rig(system: str, db_url: str, store: Path, *, posted_when: str = "saved",
+                **extra: str) -> Iterator[PostingRig]:
+    """The service posting to a fake ``system``. ``posted_when`` is ``saved`` unless a
+    test says otherwise: most posting tests are about the outbox (retries, look-ups,
+    races), not about the accountants' audit and posting over there, which the
+    lifecycle tests drive with ``posted_when="posted"`` (the service's default)."""
     app = make_fake(system)
     app.hang_seconds = 1.0
     with FakeServer(app) as fake:
-        settings = {**settings_for(system, fake), **MAPPING, "accounting.read_timeout": "0.4", **extra}
+        settings = {**MAPPING, **settings_for(system, fake), "accounting.read_timeout": "0.4",
+                    "accounting.posted_when": posted_when, **extra}
         svc = make_service(db_url, store, **settings)
         try:
             yield PostingRig(svc, fake, settings)

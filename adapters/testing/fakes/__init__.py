@@ -15,6 +15,7 @@ SYSTEMS = {
     "generic_json": "invoice_archive_adapters.testing.fakes.generic_json:GenericJsonFake",
     "kingdee": "invoice_archive_adapters.testing.fakes.kingdee:K3CloudFake",
     "u8": "invoice_archive_adapters.testing.fakes.u8:U8EaiFake",
+    "yonsuite": "invoice_archive_adapters.testing.fakes.yonsuite:YonSuiteFake",
 }
 
 

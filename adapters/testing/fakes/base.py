@@ -95,6 +95,7 @@ class Ledger:
         self.accounts = dict(accounts or DEFAULT_ACCOUNTS)
         self.vouchers: dict[int, StoredVoucher] = {}
         self.closed_periods: set[tuple[int, int]] = set()
+        self.deleted: list[StoredVoucher] = []
         self._ids = itertools.count(100001)
         self._numbers: dict[tuple[str, int, int, str], int] = collections.defaultdict(int)
         self._seq = 0
@@ -142,6 +143,15 @@ class Ledger:
                 voucher.audited_at = voucher.modified
             if status == "posted":
                 voucher.posted_at = voucher.modified
+            return voucher
+
+    def remove(self, voucher_id: int) -> StoredVoucher:
+        """Delete a voucher (as a system that lets an unposted voucher be deleted does);
+        its number is not given out again (a gap, 断号, as in the vendors' systems)."""
+        with self.lock:
+            voucher = self.vouchers.pop(int(voucher_id))
+            self._seq += 1
+            self.deleted.append(voucher)
             return voucher
 
     def post_all(self, *, by: str = "李会计") -> None:
@@ -216,6 +226,12 @@ class FakeApp:
     url_path = ""
     #: how long a scripted timeout holds the reply (set above the client's read timeout)
     hang_seconds = 1.0
+
+    #: a ``posting.*`` account mapping that fits this fake's chart of accounts
+    posting_accounts = {
+        "posting.account.expense.default": "6602", "posting.account.expense.travel": "660201",
+        "posting.account.input_vat": "22210101", "posting.account.credit": "2241",
+    }
 
     def __init__(self, *, accounts: dict[str, str] | None = None) -> None:
         self.ledger = Ledger(accounts)

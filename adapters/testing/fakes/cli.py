@@ -17,6 +17,7 @@ ADAPTERS = {
     "generic_json": "invoice_archive_adapters.generic_json.GenericJsonAdapter",
     "kingdee": "invoice_archive_adapters.kingdee.K3CloudAdapter",
     "u8": "invoice_archive_adapters.u8.U8EaiAdapter",
+    "yonsuite": "invoice_archive_adapters.yonsuite.YonSuiteAdapter",
 }
 
 
@@ -40,13 +41,17 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def settings_for(system: str, server: FakeServer) -> dict[str, str]:
-    """The accounting.* settings that point the service at this fake."""
-    settings = {"accounting.backend": ADAPTERS[system], "accounting.url": server.url}
+    """The accounting.* settings that point the service at this fake, and a posting.account.*
+    mapping from its chart of accounts (K/3 Cloud's accounts are numbered with dots)."""
+    settings = {"accounting.backend": ADAPTERS[system], "accounting.url": server.url, **server.app.posting_accounts}
     app = server.app
     if system == "generic_json":
         settings["accounting.token"] = app.token  # type: ignore[attr-defined]
     elif system == "kingdee":
         settings.update({f"accounting.{k}": v for k, v in app.credentials.items()})  # type: ignore[attr-defined]
+    elif system == "yonsuite":
+        settings.update({f"accounting.{k}": v for k, v in app.credentials.items()})  # type: ignore[attr-defined]
+        settings["posting.book"] = app.accbook_code  # type: ignore[attr-defined]
     elif system == "u8":
         settings["accounting.sender"] = sorted(app.senders)[0]  # type: ignore[attr-defined]
     return settings
@@ -65,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     print("在配置文件中使用：", flush=True)
     for key, value in settings_for(args.system, server).items():
         print(f"  {key} = {value}", flush=True)
+    if args.system == "kingdee":
+        print("凭证过账后才算入账（accounting.posted_when = posted，默认）。会计可用金蝶官方 SDK（k3cloud_webapi_sdk）"
+              "以用户「李会计」对凭证调用 Submit、Audit，再以 ExcuteOperation(opNumber=Post) 过账（本模拟服务的约定）。",
+              flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -28,14 +28,15 @@ def test_add_parser_registers_fake_accounting():
         parser.parse_args(["fake-accounting", "--system", "sap"])
 
 
-@pytest.mark.parametrize("system", ["generic_json", "kingdee", "u8"])
+@pytest.mark.parametrize("system", ["generic_json", "kingdee", "u8", "yonsuite"])
 def test_the_printed_settings_configure_a_working_adapter(system):
     with FakeServer(make_fake(system)) as server:
         settings = settings_for(system, server)
         module, name = settings["accounting.backend"].rsplit(".", 1)
         adapter_class = getattr(importlib.import_module(module), name)
         adapter = adapter_class(settings)
-        assert adapter.post(make_draft()).status == Outcome.POSTED
+        accounts = (settings["posting.account.expense.travel"], settings["posting.account.input_vat"], "1002")
+        assert adapter.post(make_draft(accounts=accounts)).status == Outcome.POSTED
         adapter.close()
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -10,12 +11,13 @@ from invoice_archive_adapters.testing.contract import AccountingSystemContract, 
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.kingdee import K3CloudFake, parse_filter
 from invoice_archive_adapters.kingdee import K3CloudAdapter, signing
-from invoice_archive.ports.accounting import AccountingError, Outcome
+from invoice_archive.ports.accounting import AccountingError, Outcome, RemoteStatus
 
 
 class KingdeeContract(AccountingSystemContract):
     adapter_class = K3CloudAdapter
     auth = "signature"
+    accounts = ("6602.01", "2221.01.01", "1002")     # K/3 Cloud numbers accounts with dots
 
     @pytest.fixture
     def server(self):
@@ -31,13 +33,13 @@ class TestKingdeeSignedHeaders(KingdeeContract):
 
     def test_every_request_carries_the_sdk_headers(self, server, adapter):
         seen = {}
-        original = adapter.http.client.request
+        original = adapter.wire.http.client.request
 
         def spy(method, url, **kw):
             seen.update(kw.get("headers") or {})
             return original(method, url, **kw)
-        adapter.http.client.request = spy
-        adapter.post(make_draft())
+        adapter.wire.http.client.request = spy
+        adapter.post(self.draft())
         for name in ("X-Api-ClientID", "X-Api-Auth-Version", "x-api-timestamp", "x-api-nonce",
                      "x-api-signheaders", "X-Api-Signature", "X-Kd-Appkey", "X-Kd-Appdata", "X-Kd-Signature"):
             assert name in seen
@@ -47,7 +49,7 @@ class TestKingdeeSignedHeaders(KingdeeContract):
     def test_a_wrong_secret_is_refused_as_msgcode_1(self, server):
         adapter = self.make_adapter(server, app_secret="wrong")
         with pytest.raises(AccountingError) as info:
-            adapter.post(make_draft())
+            adapter.post(self.draft())
         assert info.value.code == "auth_failed"
         assert "会话信息已丢失" in info.value.system_message
         assert server.app.auth_failures == 1
@@ -57,13 +59,13 @@ class TestKingdeeSession(KingdeeContract):
     auth = "session"
 
     def test_one_login_serves_many_calls(self, server, adapter):
-        adapter.post(make_draft("IA-BX-2024-0031-v1"))
-        adapter.post(make_draft("IA-BX-2024-0032-v1"))
+        adapter.post(self.draft("IA-BX-2024-0031-v1"))
+        adapter.post(self.draft("IA-BX-2024-0032-v1"))
         assert server.app.logins == 1
 
     def test_an_old_session_is_renewed_before_it_expires(self, server):
         adapter = self.make_adapter(server, session_max_age=0)
-        adapter.post(make_draft())
+        adapter.post(self.draft())
         adapter.find_by_external_ref("IA-BX-2024-0031-v1")
         assert server.app.logins >= 2
 
@@ -75,20 +77,120 @@ class TestKingdeeSession(KingdeeContract):
         assert [r["service"] for r in server.app.requests] == ["LoginBySign"]
 
 
+KD_ACCOUNTS = KingdeeContract.accounts
+
+
 def test_the_external_ref_is_stored_in_the_custom_field():
     with FakeServer(K3CloudFake(external_ref_field="F_ABC_Ref")) as server:
         adapter = K3CloudAdapter({"url": server.url, **server.app.credentials})
-        assert adapter.post(make_draft()).status == Outcome.POSTED
+        assert adapter.post(make_draft(accounts=KD_ACCOUNTS)).status == Outcome.POSTED
         [voucher] = server.vouchers
         assert voucher.external_ref == "IA-BX-2024-0031-v1"
         assert all("IA-BX" not in e.summary for e in voucher.entries)
 
 
-def test_auto_audit_leaves_the_voucher_audited():
+def test_a_saved_voucher_is_read_back_as_saved_and_auto_audit_as_audited():
+    with FakeServer(K3CloudFake()) as server:
+        plain = K3CloudAdapter({"url": server.url, **server.app.credentials})
+        assert plain.post(make_draft(accounts=KD_ACCOUNTS)).remote_status == RemoteStatus.SAVED
+        audited = K3CloudAdapter({"url": server.url, "auto_audit": "true", **server.app.credentials})
+        result = audited.post(make_draft("IA-BX-2024-0032-v1", accounts=KD_ACCOUNTS))
+        assert result.remote_status == RemoteStatus.AUDITED
+        assert [r["service"] for r in server.app.requests][-2:] == ["Save", "View"]   # read back
+        assert audited.find_by_external_ref("IA-BX-2024-0032-v1").status == RemoteStatus.AUDITED
+
+
+def test_plain_account_numbers_are_not_in_a_k3cloud_chart():
+    """K/3 Cloud charts number accounts with dots; 660201 is another chart's number."""
+    with FakeServer(K3CloudFake()) as server:
+        adapter = K3CloudAdapter({"url": server.url, **server.app.credentials})
+        result = adapter.post(make_draft(accounts=("660201", "22210101", "1002")))
+        assert result.status == Outcome.REJECTED and "660201" in result.message
+        parent = adapter.post(make_draft(accounts=("6602", "2221.01.01", "1002")))
+        assert parent.status == Outcome.REJECTED and "不是明细科目" in parent.message
+        assert server.vouchers == []
+
+
+def test_signed_requests_keep_the_session_the_site_opens():
+    """As the official SDK does: one session for the integration user, not a login per call;
+    the nonce is the timestamp; the User-Agent starts with the SDK's product token."""
+    with FakeServer(K3CloudFake()) as server:
+        adapter = K3CloudAdapter({"url": server.url, **server.app.credentials})
+        sent = []
+        original = adapter.wire.http.client.request
+
+        def spy(method, url, **kw):
+            response = original(method, url, **kw)
+            sent.append(response.request.headers)
+            return response
+        adapter.wire.http.client.request = spy
+        adapter.post(make_draft(accounts=KD_ACCOUNTS))
+        adapter.post(make_draft("IA-BX-2024-0032-v1", accounts=KD_ACCOUNTS))
+        assert len(sent) >= 4 and server.app.sessions_opened == 1
+        first, later = sent[0], sent[-1]
+        assert "kdservice-sessionid" not in first
+        assert later["kdservice-sessionid"] and "kdservice-sessionid=" in later["cookie"]
+        assert all(h["x-api-nonce"] == h["x-api-timestamp"] for h in sent)
+        assert all(h["user-agent"].startswith("Kingdee/Python WebApi SDK") for h in sent)
+
+
+# -- reversal the way K/3 Cloud permits it -------------------------------------------------------
+
+def _posted(server, adapter, ref="IA-BX-2024-0031-v1"):
+    result = adapter.post(make_draft(ref, accounts=KD_ACCOUNTS))
+    assert result.status == Outcome.POSTED
+    return result
+
+
+def test_a_voucher_not_yet_posted_is_withdrawn_not_reversed():
+    with FakeServer(K3CloudFake()) as server:
+        adapter = K3CloudAdapter({"url": server.url, **server.app.credentials})
+        saved = _posted(server, adapter)
+        result = adapter.reverse(saved.system_id, date=dt.date(2024, 7, 5), reason="发票开错",
+                                 external_ref="IA-BX-2024-0031-v1-R")
+        assert result.status == Outcome.POSTED and result.withdrawn
+        assert "删除" in result.message
+        assert server.vouchers == [] and [v.id for v in server.app.ledger.deleted] == [int(saved.system_id)]
+        again = adapter.reverse(saved.system_id, date=dt.date(2024, 7, 5), reason="发票开错",
+                                external_ref="IA-BX-2024-0031-v1-R")
+        assert again.withdrawn and again.already_existed
+
+
+def test_an_audited_voucher_is_unaudited_then_deleted():
     with FakeServer(K3CloudFake()) as server:
         adapter = K3CloudAdapter({"url": server.url, "auto_audit": "true", **server.app.credentials})
-        adapter.post(make_draft())
-        assert adapter.find_by_external_ref("IA-BX-2024-0031-v1").status == "audited"
+        audited = _posted(server, adapter)
+        result = adapter.reverse(audited.system_id, date=dt.date(2024, 7, 5), reason="发票开错",
+                                 external_ref="IA-BX-2024-0031-v1-R")
+        assert result.withdrawn and "反审核并删除" in result.message
+        services = [r["service"] for r in server.app.requests]
+        assert services[-2:] == ["UnAudit", "Delete"]
+        assert server.vouchers == []
+
+
+def test_a_posted_voucher_is_reversed_with_a_red_voucher_never_deleted():
+    with FakeServer(K3CloudFake()) as server:
+        adapter = K3CloudAdapter({"url": server.url, **server.app.credentials})
+        posted = _posted(server, adapter)
+        server.app.audit_and_post(int(posted.system_id))
+        result = adapter.reverse(posted.system_id, date=dt.date(2024, 7, 5), reason="发票开错",
+                                 external_ref="IA-BX-2024-0031-v1-R")
+        assert result.status == Outcome.POSTED and not result.withdrawn
+        assert result.remote_status == RemoteStatus.SAVED        # the red voucher waits for the accountant too
+        assert len(server.vouchers) == 2
+        assert not {"UnAudit", "Delete"} & {r["service"] for r in server.app.requests}
+
+
+def test_a_withdrawal_the_system_refuses_comes_back_with_its_words():
+    with FakeServer(K3CloudFake()) as server:
+        adapter = K3CloudAdapter({"url": server.url, "auto_audit": "true", **server.app.credentials})
+        audited = _posted(server, adapter)
+        server.close_period(2024, 6)
+        result = adapter.reverse(audited.system_id, date=dt.date(2024, 7, 5), reason="发票开错",
+                                 external_ref="IA-BX-2024-0031-v1-R")
+        assert result.status == Outcome.REJECTED and result.code == "period_closed"
+        assert "已结账" in result.message
+        assert len(server.vouchers) == 1 and server.vouchers[0].status == "audited"
 
 
 def test_login_sign_is_sha256_of_the_sorted_concatenation():
@@ -135,7 +237,7 @@ def test_the_fake_speaks_the_classic_session_protocol():
         assert login.json()["LoginResultType"] == 1
         assert client.cookies.get("kdservice-sessionid")
         model = {"FAccountBookID": {"FNumber": "001"}, "FDate": "2024-06-28", "FVOUCHERGROUPID": {"FNumber": "PRE001"},
-                 "FEntity": [{"FEXPLANATION": "x", "FACCOUNTID": {"FNumber": "6602"}, "FDEBIT": 10, "FCREDIT": 0},
+                 "FEntity": [{"FEXPLANATION": "x", "FACCOUNTID": {"FNumber": "6602.02"}, "FDEBIT": 10, "FCREDIT": 0},
                              {"FEXPLANATION": "x", "FACCOUNTID": {"FNumber": "1002"}, "FDEBIT": 0, "FCREDIT": 10}]}
         saved = client.post(f"/{stub}.DynamicFormService.Save.common.kdsvc",
                             json={"parameters": ["GL_VOUCHER", json.dumps({"Model": model})]}).json()
@@ -152,7 +254,7 @@ def test_the_fake_speaks_the_classic_session_protocol():
         rows = client.post(f"/{stub}.DynamicFormService.ExecuteBillQuery.common.kdsvc",
                            json={"data": {"FormId": "GL_VOUCHER", "FieldKeys": "FVOUCHERID,FDocumentStatus",
                                           "FilterString": f"FVOUCHERID = {ident}"}}).json()
-        assert rows == [[int(ident), "C"], [int(ident), "C"]]  # one row per entry
+        assert rows == [[int(ident), "C"]]  # header fields only: one row per voucher
         client.cookies.clear()
         lost = client.post(f"/{stub}.DynamicFormService.View.common.kdsvc",
                            json={"formid": "GL_VOUCHER", "data": {"Id": ident}}).json()

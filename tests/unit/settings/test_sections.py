@@ -100,7 +100,8 @@ def test_the_environment_overrides_every_section():
            "VOUCHER_REPORT_PARSER": "a.b:parse", "TRUST_STORE": "/etc/ia/trust", "REIMBURSABLE_VERDICTS": "unsigned",
            "MAX_UPLOAD_BYTES": "2048", "BUNDLE_SIGNING_ALGORITHM": "sm2-sm3", "BUNDLE_SIGNING_KEY": "/run/key.pem",
            "TAXPLATFORM_BACKEND": "t.u:V", "TAXPLATFORM_URL": "http://env", "CLAMAV_DATABASE": "/env/clamav",
-           "ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "secret"}
+           "ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "secret",
+           "ACCOUNTING_POSTED_WHEN": "audited"}
     assert set(ENVIRON.values()) <= set(env)             # every documented variable is exercised
     # an accounting backend needs a complete account mapping
     ini.update({"posting.account.expense.default": "6602", "posting.account.input_vat": "2221",
@@ -111,6 +112,7 @@ def test_the_environment_overrides_every_section():
     assert s.archive.s3.access_key_id == "id" and s.archive.s3.secret_access_key == "secret"
     assert s.accounting.backend == "a.b:C" and s.accounting.voucher_report_parser == "a.b:parse"
     assert s.accounting.options["accounting.backend"] == "a.b:C"
+    assert s.accounting.posted_when == "audited"
     assert s.verification.trust_store == Path("/etc/ia/trust")
     assert s.verification.reimbursable_verdicts == {"unsigned"}
     assert s.intake.max_upload_bytes == 2048
@@ -142,6 +144,9 @@ BAD = [
     ({"taxplatform.posting_purpose": "revoke"}, "taxplatform.posting_purpose: 'revoke' is not a posting purpose"),
     ({"taxplatform.max_age_days": "a year"}, "taxplatform.max_age_days: 'a year' is not a whole number"),
     ({"worker.max_attempts": "0"}, "worker.max_attempts: 0 is less than 1"),
+    ({"accounting.posted_when": "booked"},
+     "accounting.posted_when / ACCOUNTING_POSTED_WHEN: 'booked' is not a voucher state; one of saved, audited, posted"),
+    ({"worker.confirm_interval_seconds": "-1"}, "worker.confirm_interval_seconds: '-1' must be a non-negative number"),
     ({"worker.lease_seconds": "0"}, "worker.lease_seconds: '0' must be a positive number of seconds"),
     ({"worker.backoff_base_seconds": "nan"}, "worker.backoff_base_seconds: 'nan' must be a non-negative number"),
     ({"rules.category.travel.kinds": "railway_ticket", "rules.category.travel.max_total": "lots"},
@@ -166,6 +171,14 @@ def test_a_bad_value_from_the_environment_names_the_variable():
         load({"intake.max_upload_bytes": "1000"}, {"MAX_UPLOAD_BYTES": "20MB"})
     assert (info.value.setting, info.value.variable) == ("intake.max_upload_bytes", "MAX_UPLOAD_BYTES")
     assert str(info.value) == "intake.max_upload_bytes / MAX_UPLOAD_BYTES: '20MB' is not a whole number"
+
+
+def test_a_voucher_counts_as_posted_once_posted_over_there_unless_configured():
+    from invoice_archive.ports.accounting import RemoteStatus
+
+    assert load({}, environ={}).accounting.posted_when is RemoteStatus.POSTED
+    assert load({"accounting.posted_when": " Saved "}, environ={}).accounting.posted_when is RemoteStatus.SAVED
+    assert load({}, environ={}).worker.confirm_interval_seconds == 300.0
 
 
 def test_an_incomplete_account_mapping_is_fine_without_a_backend():
