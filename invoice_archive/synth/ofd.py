@@ -9,7 +9,7 @@ point at the TextObject IDs), and ``Attachs/original_invoice.xml`` (the full
 structured record, same namespace).  All parties are invented; tax IDs carry
 "SYNTH" so they can never be mistaken for real ones.
 
-Sign the result with ``tests/support/testca.py`` when a signed invoice is
+Sign the result with ``invoice_archive/synth/pki.py`` when a signed invoice is
 needed.
 """
 from __future__ import annotations
