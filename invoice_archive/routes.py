@@ -14,10 +14,16 @@ ITEM = "invoice_archive.contexts.ArchiveItemContext"
 
 def includeme(config: Any) -> None:
     config.add_route("health", f"{API}/health")
+    # the caller and the deployment, and the signature on an evaluator's acceptance report (docs/acceptance.md)
+    config.add_route("me", f"{API}/me")
+    config.add_route("deployment", f"{API}/deployment")
+    config.add_route("acceptance.signatures", f"{API}/acceptance/signatures")
     config.add_route("invoices.collection", f"{API}/invoices")
     config.add_route("invoices.item", f"{API}/invoices/{{invoice_id}}", factory=INVOICE)
     config.add_route("invoices.original", f"{API}/invoices/{{invoice_id}}/original", factory=INVOICE)
     config.add_route("invoices.tax_check", f"{API}/invoices/{{invoice_id}}/tax-check", factory=INVOICE)
+    # is a file (by its SHA-256) held, as an invoice record or a stored original (nothing half-written)
+    config.add_route("originals.item", f"{API}/originals/{{sha256}}")
     config.add_route("claims.collection", f"{API}/claims")
     config.add_route("claims.item", f"{API}/claims/{{claim_id}}", factory=CLAIM)
     for action in ("submit", "review", "approve", "refuse", "post"):
@@ -36,6 +42,9 @@ def includeme(config: Any) -> None:
     config.add_route("archive.item_check", f"{API}/archive/items/{{item_id}}/check", factory=ITEM)
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw", factory=ITEM)
     config.add_route("archive.checks", f"{API}/archive/checks")
+    # 移交 (a year's transfer package with its 移交清册) and 鉴定 (items whose retention has ended)
+    config.add_route("archive.transfers", f"{API}/archive/transfers")
+    config.add_route("archive.appraisal", f"{API}/archive/appraisal")
     config.add_route("audit.events", f"{API}/audit/events")
     config.add_route("audit.proof", f"{API}/audit/events/{{event_id}}/proof")
     config.add_route("admin.tokens", f"{API}/admin/tokens")

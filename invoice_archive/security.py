@@ -50,6 +50,9 @@ class Permissions(enum.StrEnum):
     SEARCH_READ = "search:read"            # auditors' search (every search is audited)
     BUNDLES_DOWNLOAD = "bundles:download"  # a voucher's signed evidence bundle
     TOKENS_MANAGE = "tokens:manage"        # issue, list and revoke the organisation's tokens
+    SELF_READ = "self:read"                # who am I: the token's person, role and organisation
+    DEPLOYMENT_READ = "deployment:read"    # the deployment's version and configuration profile
+    REPORTS_SIGN = "reports:sign"          # the bundle key signs an acceptance report's digest (audited)
 
 
 P = Permissions
@@ -61,16 +64,20 @@ P = Permissions
 # or records.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.FINANCE: frozenset({P.INVOICES_CREATE, P.INVOICES_READ, P.CLAIMS_CREATE, P.CLAIMS_READ,
-                             P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_READ}),
+                             P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_READ, P.SELF_READ}),
     Role.APPROVER: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.CLAIMS_APPROVE, P.VOUCHERS_READ,
-                              P.VOUCHERS_REVERSE}),
+                              P.VOUCHERS_REVERSE, P.SELF_READ}),
     Role.ACCOUNTING_SYSTEM: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_REPORT, P.VOUCHERS_READ,
-                                       P.VOUCHERS_REVERSE}),
+                                       P.VOUCHERS_REVERSE, P.SELF_READ}),
+    # the auditor is also the pilot evaluator's reading role (docs/acceptance.md): the
+    # deployment's profile, and the report's signature by the bundle key
     Role.AUDITOR: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_READ,
-                             P.ARCHIVE_DOWNLOAD, P.AUDIT_READ, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
+                             P.ARCHIVE_DOWNLOAD, P.AUDIT_READ, P.SEARCH_READ, P.BUNDLES_DOWNLOAD, P.SELF_READ,
+                             P.DEPLOYMENT_READ, P.REPORTS_SIGN}),
     Role.ARCHIVIST: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_CREATE,
-                               P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.SEARCH_READ, P.BUNDLES_DOWNLOAD}),
-    Role.ADMIN: frozenset({P.TOKENS_MANAGE}),
+                               P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.SEARCH_READ, P.BUNDLES_DOWNLOAD,
+                               P.SELF_READ}),
+    Role.ADMIN: frozenset({P.TOKENS_MANAGE, P.SELF_READ, P.DEPLOYMENT_READ}),
 }
 
 

@@ -24,6 +24,7 @@ consumer takes its section::
     rules         rules.category.<name>.*
     worker        worker.lease_seconds, worker.backoff_base_seconds,
                   worker.backoff_max_seconds, worker.max_attempts, worker.confirm_interval_seconds
+    deployment    deployment.profile (the configuration's name, shown to pilot evaluators)
 
 An adapter's own options (``accounting.*``, ``taxplatform.*``) are handed to it
 as they are (``section.options``): only the adapter knows them, and it checks
@@ -61,6 +62,7 @@ ENVIRON = {
     "taxplatform.backend": "TAXPLATFORM_BACKEND",
     "taxplatform.url": "TAXPLATFORM_URL",
     "archive.clamav_database": "CLAMAV_DATABASE",
+    "deployment.profile": "DEPLOYMENT_PROFILE",
 }
 
 DEFAULTS = {
@@ -206,6 +208,13 @@ class WorkerSettings:
 
 
 @dataclass(frozen=True)
+class DeploymentSettings:
+    #: the name of this configuration (development, production, 试点验收 ...), stated in
+    #: GET /api/v1/deployment and on the acceptance report (docs/acceptance.md)
+    profile: str = "unnamed"
+
+
+@dataclass(frozen=True)
 class Settings:
     database: DatabaseSettings
     archive: ArchiveSettings
@@ -217,6 +226,7 @@ class Settings:
     taxplatform: TaxPlatformSettings
     rules: RulesSettings
     worker: WorkerSettings
+    deployment: DeploymentSettings = DeploymentSettings()
 
 
 def _expand(value: str, here: str) -> str:
@@ -270,7 +280,15 @@ def parse(settings: Mapping[str, Any]) -> Settings:
             max_attempts=_int(settings, "worker.max_attempts", 20),
             confirm_interval_seconds=_float(settings, "worker.confirm_interval_seconds", 300.0),
         ),
+        deployment=_deployment(settings),
     )
+
+
+def _deployment(settings: Mapping[str, Any]) -> DeploymentSettings:
+    profile = _text(settings, "deployment.profile", "unnamed")
+    if len(profile) > 64 or any(ord(c) < 32 for c in profile):
+        raise SettingsError("deployment.profile", f"{profile!r}: a short name (at most 64 characters, one line)")
+    return DeploymentSettings(profile=profile)
 
 
 # -- reading one value ---------------------------------------------------------------------

@@ -399,12 +399,17 @@ def posting_codes_from_settings(settings: Mapping[str, Any], prefix: str = "taxp
     return PostingCodes(status=status, purpose=purpose)
 
 
+def posting_key_prefix(business_key: str) -> str:
+    """What every posting-status key of one invoice starts with (``RZ-<business key>-``)."""
+    return f"RZ-{_ident(business_key)}-"
+
+
 def posting_idempotency_key(business_key: str, purpose: PostingPurpose | str, period: str | None,
                             version: int = 1) -> str:
     """A deterministic key: the same submission always carries the same key, so a
     retry after a timeout is recognised by the platform (or the fake)."""
     purpose = PostingPurpose(purpose)
-    key = f"RZ-{_ident(business_key)}-{purpose.value}-{period or 'none'}-v{int(version)}"
+    key = f"{posting_key_prefix(business_key)}{purpose.value}-{period or 'none'}-v{int(version)}"
     if not IDEMPOTENCY_KEY_RE.match(key):
         raise ValueError(f"cannot derive an idempotency key from {business_key!r}")
     return key

@@ -18,13 +18,15 @@ from invoice_archive import outbox
 from invoice_archive.db import utcnow
 from invoice_archive.errors import DomainError
 from invoice_archive.formats import InvoiceDocument
-from invoice_archive.models import Alert, Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
+from invoice_archive.models import (
+    Alert, Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, OutboxMessage, TaxCheck, Voucher,
+)
 from invoice_archive.posting.drafting import business_date
 from invoice_archive.rules import CategoryPolicy, Organisation as RulesOrg, RulesContext, evaluate
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.settings import Settings
 from invoice_archive.ports.taxplatform import (
-    CheckQuery, CheckStatus, PostingPurpose, PostingStatus, TaxPlatformError,
+    CheckQuery, CheckStatus, PostingPurpose, PostingStatus, TaxPlatformError, posting_key_prefix,
 )
 from invoice_archive.rules.tax_checks import CheckBudget, not_checkable_online
 
@@ -172,6 +174,16 @@ def enqueue_posting_status(db: Session, voucher: Voucher, invoices: list[Invoice
                 payload={"invoice_id": inv.id, **status.to_dict()})
 
 
+def posting_status_messages(db: Session, invoice: Invoice) -> list[OutboxMessage]:
+    """The invoice's 入账标识 messages to the tax platform, oldest first (each one's
+    delivery is what an evaluator checks: docs/tax-platform.md)."""
+    rows = db.execute(select(OutboxMessage).where(
+        OutboxMessage.org_id == invoice.org_id, OutboxMessage.topic == TOPIC_POSTING_STATUS,
+        OutboxMessage.dedupe_key.startswith(posting_key_prefix(invoice.business_key), autoescape=True))
+        .order_by(OutboxMessage.id)).scalars()
+    return [m for m in rows if (m.payload or {}).get("invoice_id") == invoice.id]
+
+
 def posting_status_from_payload(payload: Mapping[str, Any]) -> PostingStatus:
     return PostingStatus(business_key=payload["business_key"], state=payload["state"], purpose=payload["purpose"],
                          idempotency_key=payload["idempotency_key"], period=payload.get("period"))
@@ -196,5 +208,6 @@ class PostingStatusHandler:
         worker.finish(msg_id, outcome="done", result=ack.to_dict())
 
 
-__all__ = ["CompliancePolicy", "PostingStatusHandler", "TaxChecker", "enqueue_posting_status", "latest_tax_check", "open_alerts",
+__all__ = ["CompliancePolicy", "PostingStatusHandler", "TaxChecker", "enqueue_posting_status", "latest_tax_check",
+           "open_alerts", "posting_status_messages",
            "red_invoice_arrived", "reversing_red_invoice", "rules_report"]

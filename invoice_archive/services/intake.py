@@ -1,6 +1,7 @@
 """Intake: read, verify, de-duplicate and store an e-invoice, byte for byte."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from invoice_archive.ports import IArchiveStore, is_configured
 from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import (
-    CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, red_invoice_arrived, rules_report,
+    CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, posting_status_messages, red_invoice_arrived,
+    rules_report,
 )
 from invoice_archive.services.scoping import original_bytes, scoped_get
 from invoice_archive.settings import SettingsError, VerificationSettings
@@ -179,8 +181,10 @@ class IntakeService:
         An invoice this request received is in no claim and on no voucher yet."""
         if inv.id in self.fresh:
             return {"tax_check": latest_tax_check(self.db, inv.id) if self.tax is not None else None,
-                    "alerts": open_alerts(self.db, invoice_id=inv.id), "claim": None, "voucher": None}
+                    "alerts": open_alerts(self.db, invoice_id=inv.id), "claim": None, "voucher": None,
+                    "posting_status": []}
         return {
+            "posting_status": posting_status_messages(self.db, inv),
             "tax_check": latest_tax_check(self.db, inv.id),
             "alerts": open_alerts(self.db, invoice_id=inv.id),
             "claim": self.db.execute(select(Claim).join(ClaimInvoice).where(
@@ -188,6 +192,19 @@ class IntakeService:
             "voucher": self.db.execute(select(Voucher).join(InvoiceVoucherLink).where(
                 InvoiceVoucherLink.invoice_id == inv.id)).scalar_one_or_none(),
         }
+
+    def holding(self, sha256: str) -> dict[str, Any]:
+        """Whether the organisation holds a file with this SHA-256: an invoice record, a
+        stored original (under any of the formats' keys). The evidence that a refused
+        upload left nothing behind, in the database or in the store."""
+        sha256 = sha256.strip().lower()
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise DomainError("sha256 须为 64 位十六进制的 SHA-256 摘要。", code="invalid_digest", status=422)
+        invoice_id = self.db.execute(select(Invoice.id).where(Invoice.org_id == self.org_id,
+                                                              Invoice.sha256 == sha256)).scalar_one_or_none()
+        stored = [ext for ext in MEDIA_TYPES if self.store.exists(original_key(self.org_id, sha256, ext))]
+        self.audit.record("original.looked_up", "original", sha256, invoice_id=invoice_id, stored=bool(stored))
+        return {"sha256": sha256, "invoice_id": invoice_id, "stored": bool(stored)}
 
     def list(self, *, number: str | None = None, status: str | None = None, limit: int = 50,
              offset: int = 0) -> tuple[list[Invoice], int]:

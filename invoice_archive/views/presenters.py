@@ -35,7 +35,16 @@ def invoice_json(inv: Invoice, related: dict[str, Any] | None = None) -> dict[st
         out["voucher"] = None if voucher is None else {
             "id": voucher.id, "number": f"{voucher.voucher_word}-{voucher.voucher_number}",
             "fiscal_year": voucher.fiscal_year, "period": voucher.period}
+        out["posting_status"] = [posting_status_json(m) for m in related.get("posting_status", ())]
     return out
+
+
+def posting_status_json(msg: Any) -> dict[str, Any]:
+    """One 入账标识 message to the tax platform and how its delivery went (docs/tax-platform.md)."""
+    payload = msg.payload or {}
+    return {"state": payload.get("state"), "purpose": payload.get("purpose"), "period": payload.get("period"),
+            "idempotency_key": msg.dedupe_key, "status": msg.status, "attempts": msg.attempts,
+            "last_outcome": msg.last_outcome, "last_error": msg.last_error, "updated_at": msg.updated_at}
 
 
 def alert_json(a: Any) -> dict[str, Any]:
@@ -101,4 +110,5 @@ def event_json(e: AuditEvent) -> dict[str, Any]:
             "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail}
 
 
-__all__ = ["alert_json", "claim_json", "event_json", "invoice_json", "item_json", "voucher_json"]
+__all__ = ["alert_json", "claim_json", "event_json", "invoice_json", "item_json", "posting_status_json",
+           "voucher_json"]

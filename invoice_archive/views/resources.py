@@ -85,6 +85,12 @@ def tax_check(request: Any) -> Any:
     return _invoice_response(request, inv)
 
 
+@api_view(route_name="originals.item", request_method="GET", permission=P.AUDIT_READ)
+def original_held(request: Any) -> Any:
+    """Whether a file (by SHA-256) is held as an invoice record or a stored original."""
+    return request.find_service(IntakeService).holding(request.matchdict["sha256"])
+
+
 @api_view(route_name="invoices.original", request_method="GET", permission=P.INVOICES_READ, renderer=None)
 def get_original(request: Any) -> Any:
     inv = request.context.obj
@@ -217,6 +223,28 @@ def withdraw_item(request: Any) -> Any:
     item = request.find_service(ArchiveService).withdraw(request.context.id, json_body(request)["reason"])
     request.db.flush()
     return item_json(item)
+
+
+@api_view(route_name="archive.transfers", request_method="POST", permission=P.ARCHIVE_CREATE, renderer=None)
+def transfer(request: Any) -> Any:
+    """A year's transfer package (移交) with its 移交清册; the receiver checks it with
+    ``invoice-archive transfer check`` (the same as the console script's transfer export)."""
+    year = json_body(request)["fiscal_year"]
+    data, count = request.find_service(ArchiveService).transfer(year, transferred_by=request.identity.name)
+    response = _download(data, "application/zip", f"移交-{year}.zip", hashlib.sha256(data).hexdigest())
+    response.status_int = 201
+    response.headers["X-Item-Count"] = str(count)
+    return response
+
+
+@api_view(route_name="archive.appraisal", request_method="GET", permission=P.ARCHIVE_READ)
+def appraisal(request: Any) -> Any:
+    """Items whose retention has ended by as_of (default today): candidates for 鉴定, never destroyed here."""
+    as_of = request.openapi_validated.parameters.query.get("as_of") or business_date(utcnow())
+    if isinstance(as_of, str):
+        as_of = dt.date.fromisoformat(as_of)
+    items = request.find_service(ArchiveService).appraisal(as_of)
+    return {"as_of": as_of, "items": [item_json(i) for i in items], "total": len(items)}
 
 
 @api_view(route_name="archive.items", request_method="GET", permission=P.ARCHIVE_READ)

@@ -101,7 +101,7 @@ def test_the_environment_overrides_every_section():
            "MAX_UPLOAD_BYTES": "2048", "BUNDLE_SIGNING_ALGORITHM": "sm2-sm3", "BUNDLE_SIGNING_KEY": "/run/key.pem",
            "TAXPLATFORM_BACKEND": "t.u:V", "TAXPLATFORM_URL": "http://env", "CLAMAV_DATABASE": "/env/clamav",
            "ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "secret",
-           "ACCOUNTING_POSTED_WHEN": "audited"}
+           "ACCOUNTING_POSTED_WHEN": "audited", "DEPLOYMENT_PROFILE": "试点验收"}
     assert set(ENVIRON.values()) <= set(env)             # every documented variable is exercised
     # an accounting backend needs a complete account mapping
     ini.update({"posting.account.expense.default": "6602", "posting.account.input_vat": "2221",
@@ -119,9 +119,11 @@ def test_the_environment_overrides_every_section():
     assert s.bundle.signing_algorithm == "sm2-sm3" and s.bundle.signing_key == Path("/run/key.pem")
     assert s.taxplatform.backend == "t.u:V" and s.taxplatform.url == "http://env"
     assert s.taxplatform.options["taxplatform.url"] == "http://env"   # the adapter sees the override too
+    assert s.deployment.profile == "试点验收"
 
 
 BAD = [
+    ({"deployment.profile": "a\nb"}, "deployment.profile / DEPLOYMENT_PROFILE: 'a\\nb': a short name"),
     ({"sqlalchemy.url": "not a url"}, "sqlalchemy.url / DATABASE_URL: not a database URL"),
     ({"archive.store_url": "ftp://host/x"}, "archive.store_url / ARCHIVE_STORE_URL: must be file:// or s3://"),
     ({"intake.max_upload_bytes": "lots"}, "intake.max_upload_bytes / MAX_UPLOAD_BYTES: 'lots' is not a whole number"),
