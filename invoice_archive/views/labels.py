@@ -81,6 +81,7 @@ STATUS_LABELS: Mapping[str, str] = {**OUTBOX_STATUS_LABELS, **dict(CHECK_STATUS_
 SYSTEM_LABELS: Mapping[str, str] = {
     "kingdee": "金蝶",
     "u8": "用友U8",
+    "yonsuite": "用友BIP",
     "generic_json": "通用接口",
     "generic": "通用接口",
 }
