@@ -3,14 +3,18 @@
 #   make test   set up and run the whole test suite (TEST_DATABASE_URL selects the database)
 #   make check-wheel  build the wheel, install it in a fresh venv outside the checkout and
 #               migrate a SQLite database with it (what a deployment does)
+#   make acceptance   the evaluators' acceptance command against the local demo service
+#               (started as make run starts it, stopped afterwards); report in acceptance-report/
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 INI    ?= development.ini
 STAMP  := $(VENV)/.installed-stamp
+ACCEPTANCE_PORT ?= 6544
+ACCEPTANCE_OUT  ?= acceptance-report
 
-.PHONY: install run serve test check-migrations check-wheel bench-parse bench-verify bench-archive bench-search bench-http examples clean
+.PHONY: install run serve test acceptance check-migrations check-wheel bench-parse bench-verify bench-archive bench-search bench-http examples clean
 
 $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +35,19 @@ serve: install
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The local demo on its embedded defaults (development.ini: SQLite and the store under var/,
+# the demo organisation and its tokens, as make run), served on ACCEPTANCE_PORT with its
+# worker beside it; the acceptance command runs against it over HTTP, then both stop.
+acceptance: install
+	$(BIN)/invoice-archive -c $(INI) db upgrade
+	@mkdir -p var && $(BIN)/invoice-archive -c $(INI) demo-setup > var/demo-tokens.txt
+	set -eu; \
+	$(BIN)/invoice-archive -c $(INI) serve --processes 1 --listen 127.0.0.1:$(ACCEPTANCE_PORT) & server=$$!; \
+	$(BIN)/invoice-archive -c $(INI) worker --poll 1 >/dev/null & worker=$$!; \
+	trap 'kill $$server $$worker 2>/dev/null; wait $$server $$worker 2>/dev/null || true' EXIT; \
+	$(BIN)/invoice-archive acceptance --url http://127.0.0.1:$(ACCEPTANCE_PORT) \
+	    --token-file var/demo-tokens.txt --out $(ACCEPTANCE_OUT)
 
 check-migrations: install
 	$(BIN)/invoice-archive -c $(INI) db upgrade

@@ -7,6 +7,8 @@ The checkout keeps its top-level folders; some are installed under another name
     migrations/        ->  invoice_archive.migrations   (alembic env.py and versions/;
                                                          the CLI finds them with importlib.resources)
     adapters/          ->  invoice_archive_adapters     (a name no other project's `adapters` can shadow)
+    features/          ->  invoice_archive.features     (the zh-CN acceptance features, which
+                                                         `invoice-archive acceptance` runs against a deployment)
 """
 from setuptools import find_packages, setup
 
@@ -19,6 +21,7 @@ def _mapped(name: str, folder: str) -> list[str]:
 setup(
     packages=(find_packages(include=["invoice_archive", "invoice_archive.*"])
               + _mapped("invoice_archive.migrations", "migrations")
-              + _mapped("invoice_archive_adapters", "adapters")),
-    package_dir={"invoice_archive.migrations": "migrations", "invoice_archive_adapters": "adapters"},
+              + _mapped("invoice_archive_adapters", "adapters") + ["invoice_archive.features"]),
+    package_dir={"invoice_archive.migrations": "migrations", "invoice_archive_adapters": "adapters",
+                 "invoice_archive.features": "features"},
 )

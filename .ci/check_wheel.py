@@ -30,3 +30,16 @@ names = [ADAPTERS] + [m.name for m in pkgutil.walk_packages(package.__path__, AD
 for name in names:   # the test doubles in invoice_archive_adapters.testing too: no pytest needed
     importlib.import_module(name)
 print(f"check-wheel: {len(names)} adapter modules import from {site}")
+
+# the acceptance command's features and report template ship in the wheel; without the
+# acceptance extra (no pytest here) the command says how to get it instead of failing
+from importlib.resources import files  # noqa: E402
+
+features = sorted(p.name for p in files("invoice_archive.features").iterdir() if p.is_dir())
+assert {"intake", "journey", "archive"} <= set(features), features
+assert all(any((files("invoice_archive.features") / f).glob("*.feature")) for f in features), features
+assert (files("invoice_archive.acceptance") / "templates" / "report.html.jinja2").is_file()
+from invoice_archive.cli import main  # noqa: E402
+
+assert main(["acceptance", "--url", "http://127.0.0.1:9", "--token-file", "/nonexistent"]) == 2
+print(f"check-wheel: acceptance features {', '.join(features)} and the report template are in the wheel")

@@ -119,7 +119,10 @@ def unmet_by_profile(need: Need, profile: Mapping[str, Any], *, run_root_sha256:
     if need.code == "trust_store":
         return None if trust.get("configured") else "被测部署未配置信任库"
     if need.code == "only_valid":
-        return None if verdicts == {"valid"} else f"被测部署可直接报销的验签结论为 {'、'.join(sorted(verdicts))}"
+        from invoice_archive.acceptance.words import VERDICT_LABELS, label
+
+        shown = "、".join(label(VERDICT_LABELS, v) for v in sorted(verdicts))
+        return None if verdicts == {"valid"} else f"被测部署可直接报销的验签结论为：{shown}"
     if need.code == "synthetic_claimable":
         return None if has_platform or "present_not_verifiable" in verdicts else \
             "被测部署既未接入税务平台，报销政策也不接受「签名无法验证」的发票"
@@ -136,9 +139,14 @@ def unmet_by_profile(need: Need, profile: Mapping[str, Any], *, run_root_sha256:
     if need.code == "accounting":
         wanted, _, when = (need.value or "").partition(":")
         if system != wanted:
-            return f"被测部署的记账系统是 {system or '（无）'}"
+            from invoice_archive.acceptance.words import SYSTEM_LABELS, label
+
+            return f"被测部署的记账系统是「{label(SYSTEM_LABELS, system)}」" if system else "被测部署未接入记账系统"
         posted_when = profile.get("accounting_posted_when")
-        return None if posted_when == when else f"被测部署的凭证在记账系统中 {posted_when} 才算入账"
+        from invoice_archive.acceptance.words import POSTED_WHEN_LABELS, label
+
+        return None if posted_when == when else \
+            f"被测部署的凭证在记账系统中{label(POSTED_WHEN_LABELS, posted_when)}才算入账"
     if need.code == "virus_scanner":
         scanner = profile.get("virus_scanner") or {}
         return None if scanner.get("configured") else f"被测部署未配置病毒检测（{scanner.get('engine', '')}）"

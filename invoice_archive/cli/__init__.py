@@ -25,7 +25,7 @@ from invoice_archive.settings import Settings, load
 PLUGINS = ("invoice_archive.cli.inspect", "invoice_archive.cli.verify", "invoice_archive.cli.verify_bundle",
            "invoice_archive.cli.verify_eep",
            "invoice_archive.cli.audit", "invoice_archive.cli.archive",
-           "invoice_archive.cli.worker", "invoice_archive.cli.serve", "invoice_archive_adapters.testing.fakes.cli", "invoice_archive_adapters.testing.fakes.taxplatform_cli")
+           "invoice_archive.cli.worker", "invoice_archive.cli.serve", "invoice_archive.cli.acceptance", "invoice_archive_adapters.testing.fakes.cli", "invoice_archive_adapters.testing.fakes.taxplatform_cli")
 
 
 def load_settings(ini: str) -> Settings:
