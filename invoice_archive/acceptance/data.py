@@ -55,12 +55,13 @@ class SynthFile:
 class Factory:
     """Synthetic invoices and vouchers for one run."""
 
-    def __init__(self, run: int | None = None, *, today: dt.date | None = None) -> None:
+    def __init__(self, run: int | None = None, *, today: dt.date | None = None,
+                 pki: synth_pki.SynthPKI | None = None) -> None:
         self.run = secrets.randbelow(10**9) if run is None else run
         self._seq = itertools.count(1)
         self.today = today or dt.datetime.now(CHINA).date()
         self.issued = dt.datetime.combine(self.today - dt.timedelta(days=3), dt.time(10, 30))
-        self._pki: synth_pki.SynthPKI | None = None
+        self._pki: synth_pki.SynthPKI | None = pki
         self._stranger: synth_pki.Identity | None = None
 
     # -- the run's accounting period -------------------------------------------------------
@@ -91,7 +92,8 @@ class Factory:
     # -- the PKI ----------------------------------------------------------------------------
     @property
     def pki(self) -> synth_pki.SynthPKI:
-        """The run's SM2 PKI: a root, an intermediate, an invoice signer and a seal maker."""
+        """The run's SM2 PKI: a root, an intermediate, an invoice signer and a seal maker
+        (made for the run, or kept between runs: ``invoice-archive acceptance --pki DIR``)."""
         if self._pki is None:
             self._pki = synth_pki.build_pki()
         return self._pki

@@ -17,15 +17,39 @@ from invoice_archive.acceptance.report import (
 from invoice_archive.acceptance.steps.common import evidence_of
 
 
+HARNESS = pytest.StashKey[RemoteHarness]()
+
+
+@pytest.fixture(scope="session")
+def harness(request: pytest.FixtureRequest) -> RemoteHarness:
+    """The deployment at the URL, the token file's people and the run's data (RemoteRun)."""
+    return request.config.stash[HARNESS]
+
+
 class RemoteRun:
-    """Fixtures and hooks of a run against a deployment at a URL."""
+    """Hooks of a run against a deployment at a URL (this module is its plugin too: the
+    ``harness`` fixture above)."""
 
-    def __init__(self, harness: RemoteHarness) -> None:
+    def __init__(self, harness: RemoteHarness, only: list[str] | None = None) -> None:
         self._harness = harness
+        self._only = [o for o in (only or []) if o]
 
-    @pytest.fixture(scope="session")
-    def harness(self) -> RemoteHarness:
-        return self._harness
+    def pytest_configure(self, config: Any) -> None:
+        config.stash[HARNESS] = self._harness
+
+    def pytest_collection_modifyitems(self, config: Any, items: list[Any]) -> None:
+        """``--only TEXT``: the scenarios whose feature file, feature or scenario name holds TEXT."""
+        if not self._only:
+            return
+        keep, drop = [], []
+        for item in items:
+            found = _scenario_of(item)
+            where = "" if found is None else \
+                f"{found[0].feature.rel_filename} {found[0].feature.name} {scenario_title(found[0].name, found[1])}"
+            (keep if any(o in where for o in self._only) else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
 
     def pytest_bdd_apply_tag(self, tag: str, function: Any) -> Any:
         return True if tag.startswith(TAG_PREFIX) else None
@@ -66,8 +90,8 @@ class Recorder:
         self._step: dict[str, tuple[int, float, int]] = {}   # nodeid -> (step index, started, evidence count)
         self._started: dict[str, float] = {}
 
-    def pytest_collection_modifyitems(self, items: list[Any]) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session: Any) -> None:
+        for item in session.items:     # what was selected, in the order it runs
             found = _scenario_of(item)
             if found is not None:
                 rec = _record(item.nodeid, *found)
@@ -163,4 +187,4 @@ def _longrepr(report: Any) -> str:
     return text if len(text) <= 4000 else "…" + text[-4000:]
 
 
-__all__ = ["Recorder", "RemoteRun"]
+__all__ = ["HARNESS", "Recorder", "RemoteRun", "harness"]

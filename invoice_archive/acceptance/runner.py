@@ -67,8 +67,9 @@ class Options:
     out: Path
     wait: float = 120.0
     verify_tls: bool = True
-    select: str | None = None
+    only: tuple[str, ...] = ()
     start_timeout: float = 60.0
+    pki_dir: Path | None = None
     title: str = "电子发票电子化报销、入账、归档 验收报告"
 
 
@@ -105,10 +106,27 @@ def preflight(options: Options) -> tuple[RemoteHarness, Run]:
         people[who] = f"{got['name']}（{ROLE_LABELS.get(role, role)}）"
     if cast.token("王审计") is None:
         raise AcceptanceError("令牌文件须包含审计人员的令牌（auditor=…）：用它读取部署的配置并为报告签名")
-    harness = RemoteHarness(client, cast, Factory(), wait_seconds=options.wait)
+    harness = RemoteHarness(client, cast, Factory(pki=run_pki(options.pki_dir)), wait_seconds=options.wait)
     run = Run(started=now_iso(), url=options.url, run_number=harness.factory.run, deployment=dict(harness.profile()),
               health=health.json, people=people, tool_version=tool_version())
     return harness, run
+
+
+def run_pki(directory: Path | None) -> Any:
+    """The PKI kept in ``directory`` (made there on first use), or None: one made for the run.
+    Kept, its root (``DIR/root.pem``) can be put in a test deployment's trust store, and
+    the scenarios that need the run's root trusted then run there too."""
+    from invoice_archive.synth import pki as synth_pki
+
+    if directory is None:
+        return None
+    if (directory / synth_pki.PKI_FILE).is_file():
+        return synth_pki.load_pki(directory)
+    made = synth_pki.build_pki()
+    synth_pki.save_pki(made, directory)
+    print(f"测试 PKI 已保存于 {directory}：将 {directory / 'root.pem'} 与 {directory / 'intermediate.cer'} "
+          "放入被测（测试）部署的信任库，下次运行可验证受信任的签章", flush=True)
+    return made
 
 
 def run_scenarios(harness: RemoteHarness, run: Run, options: Options) -> int:
@@ -122,10 +140,9 @@ def run_scenarios(harness: RemoteHarness, run: Run, options: Options) -> int:
         ini = Path(tmp) / "pytest.ini"
         ini.write_text(f"[pytest]\nbdd_features_base_dir = {features_dir()}\n", encoding="utf-8")
         args = [spec.origin, "-c", str(ini), "--rootdir", tmp, "-p", "no:cacheprovider",
-                "-p", "invoice_archive.acceptance.steps", "-q", "--no-header", "-rN", "--tb=short"]
-        if options.select:
-            args += ["-k", options.select]
-        return int(pytest.main(args, plugins=[RemoteRun(harness), Recorder(run)]))
+                "-p", "invoice_archive.acceptance.steps", "-p", "invoice_archive.acceptance.plugin",
+                "-p", "no:warnings", "-q", "--no-header", "-rN", "--tb=short"]
+        return int(pytest.main(args, plugins=[RemoteRun(harness, list(options.only)), Recorder(run)]))
 
 
 def sign(harness: RemoteHarness, digest: str, options: Options) -> dict[str, Any] | None:

@@ -22,7 +22,8 @@ def run_acceptance(args: argparse.Namespace) -> int:
     from invoice_archive.acceptance.runner import Options, run
 
     return run(Options(url=args.url, token_file=Path(args.token_file), out=Path(args.out), wait=args.wait,
-                       verify_tls=not args.insecure, select=args.select))
+                       verify_tls=not args.insecure, only=tuple(args.only or ()),
+                       pki_dir=Path(args.pki) if args.pki else None))
 
 
 def run_verify_report(args: argparse.Namespace) -> int:
@@ -66,7 +67,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--wait", type=float, default=120.0,
                    help="seconds to wait for the deployment's worker (posting, 入账标识) (default 120)")
     p.add_argument("--insecure", action="store_true", help="do not check the deployment's TLS certificate")
-    p.add_argument("-k", dest="select", help="run only the scenarios matching this pytest -k expression")
+    p.add_argument("--pki", metavar="DIR",
+                   help="keep the run's synthetic SM2 PKI in DIR (made on first use) so that a TEST deployment can "
+                        "trust DIR/root.pem; without it every run makes its own")
+    p.add_argument("--only", action="append", metavar="TEXT",
+                   help="run only the scenarios whose feature file, feature or scenario name contains TEXT "
+                        "(repeatable), e.g. --only 真实性校验 --only archive/")
     p.set_defaults(func=run_acceptance)
     v = sub.add_parser("verify-report", help="check an acceptance report offline: its files and the deployment's "
                                              "signature")

@@ -212,6 +212,48 @@ def build_pki() -> SynthPKI:
     return SynthPKI(root, inter, signer, maker, other)
 
 
+# --- keeping a PKI between runs ------------------------------------------------
+
+PKI_FILE = "pki.json"
+
+
+def _identity_dict(ident: Identity) -> dict:
+    return {"cn": ident.cn, "public": ident.key.public.hex(), "private": ident.key.private.hex(),
+            "cert": ident.cert.hex(), "name": ident.name_der.hex(), "ca": ident.ca,
+            "not_before": ident.not_before.isoformat(), "not_after": ident.not_after.isoformat()}
+
+
+def _identity(d: dict) -> Identity:
+    return Identity(d["cn"], KeyPair(bytes.fromhex(d["public"]), bytes.fromhex(d["private"])),
+                    bytes.fromhex(d["cert"]), bytes.fromhex(d["name"]), bool(d["ca"]),
+                    datetime.fromisoformat(d["not_before"]), datetime.fromisoformat(d["not_after"]))
+
+
+def save_pki(pki: SynthPKI, directory: Path) -> Path:
+    """Keep the PKI in ``directory``: its keys and certificates (pki.json, private: mode
+    0600) and the trust-store files (root.pem, intermediate.cer) a deployment under
+    test may be given. A test PKI: whoever holds pki.json can sign what that
+    deployment then trusts, so only a test deployment should ever trust it."""
+    import json
+    import os
+
+    directory.mkdir(parents=True, exist_ok=True)
+    data = {name: _identity_dict(getattr(pki, name))
+            for name in ("root", "intermediate", "signer", "seal_maker", "other_root")}
+    fd = os.open(directory / PKI_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2)
+    pki.write_trust_store(directory)
+    return directory
+
+
+def load_pki(directory: Path) -> SynthPKI:
+    import json
+
+    data = json.loads((directory / PKI_FILE).read_text("utf-8"))
+    return SynthPKI(**{name: _identity(d) for name, d in data.items()})
+
+
 # --- seals and signatures ---------------------------------------------------
 
 @dataclass(frozen=True)
