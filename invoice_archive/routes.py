@@ -33,6 +33,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.item_check", f"{API}/archive/items/{{item_id}}/check", factory=ITEM)
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw", factory=ITEM)
     config.add_route("archive.checks", f"{API}/archive/checks")
+    config.add_route("archive.waivers", f"{API}/archive/waivers")
     config.add_route("audit.events", f"{API}/audit/events")
     config.add_route("admin.tokens", f"{API}/admin/tokens")
     config.add_route("admin.token_revoke", f"{API}/admin/tokens/{{token_id}}/revoke")

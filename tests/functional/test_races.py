@@ -242,13 +242,14 @@ def test_a_stuck_message_shows_on_the_claim_and_in_worker_status(kingdee, monkey
 
 
 def test_archive_runs_of_one_period_at_once_archive_each_voucher_once(live):
-    from tests.support.journey import approve_claim, post_voucher
+    from tests.support.journey import approve_claim, post_voucher, prepare_archiving
 
     svc, url = live
     for i in range(1, 6):
         inv = post_invoice(svc, synthetic_xml(f"2499200000009{i:07d}")).json
         claim = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])
         post_voucher(svc, voucher_report(claim, number=f"{i:04d}"))
+    prepare_archiving(svc, 2024, 7)
     responses = http_race(url, [("POST", "/api/v1/archive/runs", svc.headers("赵档案"),
                                  {"fiscal_year": 2024, "period": 7})] * 8)
     assert outcome(responses) == Counter({201: 8}), outcome(responses)
