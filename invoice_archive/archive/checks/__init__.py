@@ -58,9 +58,15 @@ def check_package(bag_zip: bytes, expected: Mapping[str, Any] | None = None, *,
     return FourPropertyReport(archival_code, sha256_hex(bag_zip), results).with_waivers(waivers)
 
 
+def document_number(bag_zip: bytes) -> str | None:
+    """The voucher number (文号, e.g. 记-0001) a package's 记账凭证 records, or None."""
+    return authenticity.document_number_of(open_package(bag_zip, {}))
+
+
 __all__ = [
     "AUTHENTICITY", "FAIL", "INTEGRITY", "NOT_PERFORMED", "PASS", "SECURITY", "USABILITY",
     "CheckResult", "FourPropertyReport", "PackageContents", "VirusScanner", "Waiver", "check_package",
+    "document_number",
     "expected_from_item",
     "package_contents", "sniff",
 ]

@@ -250,7 +250,7 @@ def gd_1_7_code_format(pkg: Package) -> Outcome:
     return outcome(problems, f"档号 {meta_code} 格式规范，与包名及登记信息一致")
 
 
-def _document_number(pkg: Package) -> str | None:
+def document_number_of(pkg: Package) -> str | None:
     """The voucher number (文号 of a 记账凭证: word-number, e.g. 记-0001) the package's voucher records."""
     for rel, data in sorted(pkg.payload.items()):
         if rel.endswith(".xml") and "记账凭证" in rel:
@@ -282,7 +282,7 @@ def gd_1_8_duplicates(pkg: Package) -> Outcome:
             problems.append(f"档号 {archival_code} 已被其他档案使用")
         else:
             done.append(f"档号 {archival_code} 未重复")
-    number = _document_number(pkg)
+    number = document_number_of(pkg)
     want = pkg.expected.get("document_number")
     if want is not None and number != str(want):
         problems.append(f"包内记账凭证的凭证号为 {number or '（无）'}，登记为 {want}")
