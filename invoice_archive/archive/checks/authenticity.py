@@ -68,7 +68,10 @@ def gd_1_1_fixity(pkg: Package) -> Outcome:
 # -- the metadata's values: GD-1-2 to GD-1-6 (the schema is .schema.FIELDS) ---------------------
 
 def _field_values(pkg: Package) -> list[tuple[Field, str, str]]:
-    return [(f, label, value) for f in FIELDS for label, value in values(pkg.metadata, f)]
+    """Every value of the schema's fields in the metadata, read once for GD-1-2 to GD-1-4."""
+    if "field_values" not in pkg.derived:
+        pkg.derived["field_values"] = [(f, label, value) for f in FIELDS for label, value in values(pkg.metadata, f)]
+    return pkg.derived["field_values"]
 
 
 def _no_metadata(pkg: Package) -> Outcome:

@@ -99,9 +99,11 @@ def values(root: Any, field: Field) -> Iterator[tuple[str, str]]:
     for n, el in enumerate(xmlsafe.findall(parent, leaf), start=1):
         label = field.path if not parent_path else f"{field.path}[{n}]"
         if attr:
-            attrs = {xmlsafe.local(k): v for k, v in el.attrib.items()}
-            if attr in attrs:
-                yield label, attrs[attr]
+            value = el.get(attr)
+            if value is None:   # a namespaced attribute: compare local names
+                value = next((v for k, v in el.attrib.items() if xmlsafe.local(k) == attr), None)
+            if value is not None:
+                yield label, value
         else:
             yield label, (el.text or "").strip()
 
