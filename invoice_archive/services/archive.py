@@ -82,6 +82,12 @@ class ArchivedMeanwhile(Exception):
         self.archival_code = archival_code
 
 
+def _line(value: Any) -> Any:
+    """A one-line metadata value: line breaks and tabs typed into a title or a name are
+    layout, not content (DA/T 70 GD-1-6 refuses them in one-line values)."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 def _s(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -781,7 +787,7 @@ class ArchiveService:
         events = derived + [{"action": e.action, "at": e.at.isoformat(), "actor": e.actor} for e in logged
                             if not (e.object_type == "voucher" and e.object_id != str(voucher.id)
                                     and e.action != "voucher.reversal_requested")]
-        return sorted(events, key=lambda e: e["at"])
+        return sorted(({**e, "actor": _line(e["actor"])} for e in events), key=lambda e: e["at"])
 
     def _metadata(self, org: Organisation, code: ArchivalCode, voucher: Voucher, claim: Claim,
                   invoices: list[Invoice], years: int | None, key: str) -> dict[str, Any]:
@@ -795,11 +801,12 @@ class ArchiveService:
             relations.insert(0, {"type": "冲销", "target": blue.display_number, "archival_code": blue_code})
             title = f"{claim.title}（红字冲销 {voucher.display_number}，冲销 {blue.display_number}）"
         return {
-            "source_system": voucher.source_system, "org_name": org.name, "archival_code": str(code),
+            "source_system": _line(voucher.source_system), "org_name": _line(org.name), "archival_code": str(code),
             "fonds": code.fonds, "fiscal_year": voucher.fiscal_year, "retention": retention_code(years),
             "class_code": code.class_code, "volume": f"{code.volume:04d}", "item": f"{code.item:04d}",
-            "title": title, "date": voucher.date.isoformat(), "period": voucher.period, "currency": "CNY",
-            "prepared_by": voucher.prepared_by, "reviewed_by": voucher.reviewed_by, "posted_by": voucher.posted_by,
+            "title": _line(title), "date": voucher.date.isoformat(), "period": voucher.period, "currency": "CNY",
+            "prepared_by": _line(voucher.prepared_by), "reviewed_by": _line(voucher.reviewed_by),
+            "posted_by": _line(voucher.posted_by),
             "retention_until": _s(retention_until(voucher.fiscal_year, years)),
             "signatures": [{"object": inv.number or inv.business_key, "verdict": inv.verdict,
                             "verified_at": inv.verification.get("verified_at"),

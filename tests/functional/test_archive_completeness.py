@@ -286,3 +286,16 @@ def test_the_duplicate_check_covers_the_voucher_number(service):
     item = archive_period(service).json["archived"][0]
     gd18 = next(c for c in item["checks"]["checks"] if c["code"] == "GD-1-8")
     assert gd18["result"] == "pass" and "凭证号 记-0001 未重复" in gd18["detail"] and "档号" in gd18["detail"]
+
+
+def test_a_title_typed_over_two_lines_is_one_line_in_the_metadata(service):
+    """Line breaks in a claim's title are layout: the item's 题名 is one line (GD-1-6
+    refuses line breaks in one-line values), and the claim's own record keeps them."""
+    inv = post_invoice(service, synthetic_xml("24992000000000000001")).json
+    claim = approve_claim(service, create_claim(service, [inv["id"]], title="7月北京出差\n差旅费").json["id"])
+    post_voucher(service, voucher_report(claim, number="0001"))
+    [item] = archive_period(service).json["archived"]
+    assert next(c for c in item["checks"]["checks"] if c["code"] == "GD-1-6")["result"] == "pass"
+    files = _package(service, item)
+    assert _member(files, "metadata").findtext("题名") == "7月北京出差 差旅费（记-0001）"
+    assert _member(files, "报销单").findtext("题名") == "7月北京出差\n差旅费"
