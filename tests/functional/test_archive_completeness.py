@@ -299,3 +299,29 @@ def test_a_title_typed_over_two_lines_is_one_line_in_the_metadata(service):
     files = _package(service, item)
     assert _member(files, "metadata").findtext("题名") == "7月北京出差 差旅费（记-0001）"
     assert _member(files, "报销单").findtext("题名") == "7月北京出差\n差旅费"
+
+
+def test_the_command_line_refuses_an_unsettled_period_and_takes_explanations(rig, monkeypatch, capsys):
+    from invoice_archive.cli import main
+    from tests.support.journey import prepare_archiving
+    from tests.support.process import INI, environment
+
+    svc = rig.service
+    _, blue = _posted_through_the_system(rig)
+    inv = post_invoice(svc, synthetic_xml("24992000000000000002")).json
+    ref = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])["posting"]["external_ref"]
+    prepare_archiving(svc, blue["fiscal_year"], blue["period"])
+    for name in ("DATABASE_URL", "ARCHIVE_STORE_URL", "CLAMAV_DATABASE"):
+        value = environment(svc.db_url, svc.store_dir).get(name)
+        if value:
+            monkeypatch.setenv(name, value)
+    args = ["-c", str(INI), "archive-run", "--org", "Z001", "--year", str(blue["fiscal_year"]),
+            "--period", str(blue["period"]), "--by", ARCHIVIST]
+    capsys.readouterr()
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "archive_period_unsettled" in out and ref in out
+    assert svc.count("archive_items") == 0
+    assert main([*args, "--explain", f"{ref}=记账系统维护，下月入账"]) == 0
+    out = capsys.readouterr().out
+    assert "归档 1 件" in out and f"已说明：{ref}：记账系统维护，下月入账" in out
