@@ -564,13 +564,16 @@ class ArchiveService:
         """What an item of ``voucher`` is held against besides its package: its voucher
         number and the same number among the year's archived vouchers (GD-1-8), and
         the run's scope (GD-2-9)."""
-        taken = select(Voucher.voucher_word, Voucher.voucher_number).join(
-            ArchiveItem, ArchiveItem.voucher_id == Voucher.id).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.withdrawn_at.is_(None),
-            Voucher.fiscal_year == voucher.fiscal_year, Voucher.voucher_word == voucher.voucher_word,
-            Voucher.voucher_number == voucher.voucher_number)
+        # from the voucher's unique number (uq_vouchers_org_number) to its current item
+        # (uq_archive_items_voucher_current): two index look-ups, however large the archive
+        current = select(ArchiveItem.id).where(ArchiveItem.voucher_id == Voucher.id,
+                                               ArchiveItem.withdrawn_at.is_(None))
         if exclude_item is not None:
-            taken = taken.where(ArchiveItem.id != exclude_item)
+            current = current.where(ArchiveItem.id != exclude_item)
+        taken = select(Voucher.voucher_word, Voucher.voucher_number).where(
+            Voucher.org_id == self.org_id, Voucher.fiscal_year == voucher.fiscal_year,
+            Voucher.voucher_word == voucher.voucher_word, Voucher.voucher_number == voucher.voucher_number,
+            current.exists())
         return {"document_number": voucher.display_number,
                 "known_document_numbers": {f"{w}-{n}" for w, n in self.db.execute(taken).all()},
                 "scope": {"fiscal_year": voucher.fiscal_year, "period": voucher.period}}
@@ -662,8 +665,10 @@ class ArchiveService:
             data = self.store.get(item.package_key)
         except KeyError:
             data = b""
+        # GD-1-8: is this code another item's too? Ask the index, not every code
         others = set(self.db.execute(select(ArchiveItem.archival_code).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.id != item.id)).scalars())
+            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == item.archival_code,
+            ArchiveItem.id != item.id)).scalars())
         numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == item.class_code,
             ArchiveItem.volume_no == item.volume_no)).scalars())
@@ -777,13 +782,14 @@ class ArchiveService:
             derived.append({"action": "voucher.posted", "at": voucher.reported_at.isoformat(),
                             "actor": voucher.reported_by, "description": f"入账 {voucher.display_number}"})
         voucher_ids = [str(voucher.id)] + ([str(voucher.reverses_id)] if voucher.red_flag else [])
-        logged = self.db.execute(
-            select(AuditEvent).where(AuditEvent.org_id == self.org_id, (
-                ((AuditEvent.object_type == "claim") & (AuditEvent.object_id == claim.number))
-                | ((AuditEvent.object_type == "voucher") & AuditEvent.object_id.in_(voucher_ids))
-                | ((AuditEvent.object_type == "invoice") & AuditEvent.object_id.in_([str(i.id) for i in invoices]))
-            ), AuditEvent.action.not_in(DERIVED_ACTIONS)).order_by(AuditEvent.id)
-        ).scalars()
+        # one look-up per kind of object on ix_audit_events_object (object ids such as
+        # claim numbers repeat across organisations: the organisation is checked after)
+        logged = sorted((e for kind, ids in (("claim", [claim.number]), ("voucher", voucher_ids),
+                                             ("invoice", [str(i.id) for i in invoices])) if ids
+                         for e in self.db.execute(select(AuditEvent).where(
+                             AuditEvent.object_type == kind, AuditEvent.object_id.in_(ids),
+                             AuditEvent.action.not_in(DERIVED_ACTIONS))).scalars()
+                         if e.org_id == self.org_id), key=lambda e: e.id)
         events = derived + [{"action": e.action, "at": e.at.isoformat(), "actor": e.actor} for e in logged
                             if not (e.object_type == "voucher" and e.object_id != str(voucher.id)
                                     and e.action != "voucher.reversal_requested")]
