@@ -5,7 +5,10 @@ to be: its fixity information (固化信息: digests, signatures) is valid, its
 metadata is accurate (the 档号 is well-formed and not used twice, file names
 and sizes agree with what the metadata describes), and the archival
 information package itself is regular (说明文件和目录文件, directory structure)
-and unchanged between packaging and archiving. The 档号 format is the one
+and unchanged between packaging and archiving. The metadata's values are held
+against the item metadata's schema (:mod:`.schema`): length, type, range,
+reasonableness and special characters (GD-1-2 to GD-1-6); the storage location
+it records is where the package is kept (GD-1-11). The 档号 format is the one
 DA/T 94-2022 8.7 (docs/archival-codes.md) gives for accounting records:
 ``[全宗号-]类别号-案卷号-件号``.
 """
@@ -72,6 +75,9 @@ def _field_values(pkg: Package) -> list[tuple[Field, str, str]]:
     if "field_values" not in pkg.derived:
         pkg.derived["field_values"] = [(f, label, value) for f in FIELDS for label, value in values(pkg.metadata, f)]
     return pkg.derived["field_values"]
+
+
+_EVENT_TIME = next(f for f in FIELDS if f.path == "业务实体/业务行为@行为时间")
 
 
 def _no_metadata(pkg: Package) -> Outcome:
@@ -181,9 +187,6 @@ def gd_1_5_reasonable(pkg: Package) -> Outcome:
     if name and key and BY_NAME.get(name) != key:
         problems.append(f"会计档案类别“{name}”与代码 {key} 不符")
     return outcome(problems, "日期、会计期间、档号、保管期限与责任者之间相互一致")
-
-
-_EVENT_TIME = next(f for f in FIELDS if f.path == "业务实体/业务行为@行为时间")
 
 
 @check("GD-1-6", AUTHENTICITY, "元数据项数据特殊字符")

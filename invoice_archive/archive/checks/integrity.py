@@ -3,10 +3,13 @@
 DA/T 70-2018 requires at archiving that nothing be missing: the totals agree
 with what was declared (件数, 字节数, 文件数量), every metadata element is
 present and every mandatory one filled in, the numbering (件号) within a
-class/volume is continuous, and the content and its attachments still carry
-their fixity information. The metadata elements are those of DA/T 94-2022
-Appendix A for an accounting record, and DA/T 94-2022 8.4 (docs/standards.md) puts the 记账凭证
-first within each 件.
+class/volume is continuous, the content and its attachments still carry
+their fixity information, the process that made the record is recorded
+(GD-2-5), and the record is within the archive's scope: a category of
+会计档案管理办法 附表1 kept at least as long as it asks (GD-2-9, docs/retention.md).
+The metadata elements are those of DA/T 94-2022 Appendix A for an accounting
+record, and DA/T 94-2022 8.4 (docs/standards.md) puts the 记账凭证 first within
+each 件.
 """
 from __future__ import annotations
 

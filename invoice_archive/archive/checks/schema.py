@@ -12,6 +12,7 @@ an attribute of repeated elements (``计算机文件/文件@计算机文件大�
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -110,8 +111,6 @@ def values(root: Any, field: Field) -> Iterator[tuple[str, str]]:
 
 def type_problem(field: Field, value: str) -> str | None:
     """Why ``value`` is not of the field's type and format (GD-1-3), or None."""
-    import datetime as dt
-
     if value == "":
         return None
     if field.kind == DATE:
