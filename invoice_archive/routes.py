@@ -36,6 +36,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.item_check", f"{API}/archive/items/{{item_id}}/check", factory=ITEM)
     config.add_route("archive.item_withdraw", f"{API}/archive/items/{{item_id}}/withdraw", factory=ITEM)
     config.add_route("archive.checks", f"{API}/archive/checks")
+    config.add_route("archive.waivers", f"{API}/archive/waivers")
     config.add_route("audit.events", f"{API}/audit/events")
     config.add_route("audit.proof", f"{API}/audit/events/{{event_id}}/proof")
     config.add_route("admin.tokens", f"{API}/admin/tokens")

@@ -13,7 +13,9 @@ from pytest_bdd import given, parsers, scenarios, then, when
 
 from invoice_archive.cli import main
 from tests.support.invoices import synthetic_xml
-from tests.support.journey import approve_claim, archive_period, create_claim, post_invoice, post_voucher, voucher_report
+from tests.support.journey import (
+    approve_claim, archive_period, create_claim, post_invoice, post_voucher, prepare_archiving, voucher_report,
+)
 
 scenarios("archive/archive.feature")
 
@@ -180,6 +182,7 @@ def killed_run(service, ctx) -> None:
     def packages() -> list[Path]:   # whole objects only: a write cut short stays a ".tmp-" file
         return [p for p in service.stored_files() if "packages" in p.parts and not p.name.startswith(".tmp-")]
 
+    prepare_archiving(service, 2024, 7)
     run = start_cli(["archive-run", "--org", "Z001", "--year", "2024", "--period", "7", "--by", "赵档案"],
                     service.db_url, service.store_dir)
     deadline = time.monotonic() + 120
