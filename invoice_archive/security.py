@@ -46,6 +46,7 @@ class Permissions(enum.StrEnum):
     ARCHIVE_CREATE = "archive:create"
     ARCHIVE_READ = "archive:read"
     ARCHIVE_DOWNLOAD = "archive:download"
+    ARCHIVE_WAIVE = "archive:waive"        # record a waiver of a check not performed (docs/archive-waivers.md)
     AUDIT_READ = "audit:read"
     SEARCH_READ = "search:read"            # auditors' search (every search is audited)
     BUNDLES_DOWNLOAD = "bundles:download"  # a voucher's signed evidence bundle
@@ -75,8 +76,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                              P.ARCHIVE_DOWNLOAD, P.AUDIT_READ, P.SEARCH_READ, P.BUNDLES_DOWNLOAD, P.SELF_READ,
                              P.DEPLOYMENT_READ, P.REPORTS_SIGN}),
     Role.ARCHIVIST: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_CREATE,
-                               P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.SEARCH_READ, P.BUNDLES_DOWNLOAD,
-                               P.SELF_READ}),
+                               P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.ARCHIVE_WAIVE, P.SEARCH_READ,
+                               P.BUNDLES_DOWNLOAD, P.SELF_READ}),
     Role.ADMIN: frozenset({P.TOKENS_MANAGE, P.SELF_READ, P.DEPLOYMENT_READ}),
 }
 

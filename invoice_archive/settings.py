@@ -372,6 +372,7 @@ def _database(settings: Mapping[str, Any]) -> DatabaseSettings:
 
 def _archive(settings: Mapping[str, Any]) -> ArchiveSettings:
     from invoice_archive.archive.codes import DEFAULT_CLASS_SCHEME, RETENTION_YEARS, voucher_class_code
+    from invoice_archive.archive.retention import retention_problem
 
     store = _text(settings, "archive.store_url")
     if not (store.startswith("file://") or store.startswith("s3://")):
@@ -395,6 +396,10 @@ def _archive(settings: Mapping[str, Any]) -> ArchiveSettings:
                 years[category] = _int(settings, name, 0)
             except SettingsError as exc:
                 raise SettingsError(name, f"{exc.problem}: give a number of years, or 永久 / permanent") from None
+        # 79号令 附表1 is a minimum (docs/retention.md): longer is allowed, shorter refused here
+        problem = retention_problem(category, years[category])
+        if problem:
+            raise SettingsError(name, problem)
     return ArchiveSettings(
         store_url=store, class_scheme=scheme, retention=MappingProxyType(years),
         s3=S3Settings(endpoint=_optional(settings, "archive.s3.endpoint"),

@@ -90,7 +90,11 @@ def scripted_accounting() -> Need:
 
 
 def virus_scanner() -> Need:
-    return Need("virus_scanner", "部署配置了病毒检测（ClamAV，archive.clamav_database）")
+    return Need("virus_scanner", "部署的病毒检测可以执行（ClamAV，archive.clamav_database）")
+
+
+def no_virus_scanner() -> Need:
+    return Need("no_virus_scanner", "部署的病毒检测无法执行（未安装 ClamAV 或病毒库不可用）")
 
 
 def signing_key() -> Need:
@@ -149,7 +153,10 @@ def unmet_by_profile(need: Need, profile: Mapping[str, Any], *, run_root_sha256:
             f"被测部署的凭证在记账系统中{label(POSTED_WHEN_LABELS, posted_when)}才算入账"
     if need.code == "virus_scanner":
         scanner = profile.get("virus_scanner") or {}
-        return None if scanner.get("configured") else f"被测部署未配置病毒检测（{scanner.get('engine', '')}）"
+        return None if scanner.get("configured") else f"被测部署的病毒检测无法执行（{scanner.get('engine', '')}）"
+    if need.code == "no_virus_scanner":
+        scanner = profile.get("virus_scanner") or {}
+        return f"被测部署的病毒检测可以执行（{scanner.get('engine', '')}）" if scanner.get("configured") else None
     if need.code == "signing_key":
         return None if profile.get("bundle_signing") else "被测部署未配置签名密钥"
     return f"未知的需求 {need.code}"
@@ -274,7 +281,8 @@ class RemoteHarness(HarnessBase):
 
 __all__ = ["Harness", "HarnessBase", "Need", "RemoteHarness", "unmet_by_profile"] + [
     name for name in ("accounting", "local_processes", "no_tax_platform", "only_valid_reimbursable",
-                      "scripted_accounting", "scripted_tax_platform", "signed_claimable", "signing_key",
+                      "no_virus_scanner", "scripted_accounting", "scripted_tax_platform", "signed_claimable",
+                      "signing_key",
                       "store_access",
                       "synthetic_claimable", "tax_platform", "trust_store", "trusts_run_root",
                       "virus_scanner", "vouchers_reported")]

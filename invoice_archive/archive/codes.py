@@ -4,19 +4,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-# 79号令 retention table (years; None = permanent), by record category
-RETENTION_YEARS: dict[str, int | None] = {
-    "original_voucher": 30,     # 原始凭证
-    "voucher": 30,              # 记账凭证
-    "ledger": 30,               # 总账、明细账、日记账
-    "monthly_report": 10,       # 月度、季度、半年度财务会计报告
-    "annual_report": None,      # 年度财务会计报告: 永久
-    "bank_statement": 10,       # 银行存款余额调节表、银行对账单
-    "transfer_list": 30,        # 会计档案移交清册
-    "custody_list": None,       # 会计档案保管清册: 永久
-    "destruction_list": None,   # 会计档案销毁清册: 永久
-    "appraisal_opinion": None,  # 会计档案鉴定意见书: 永久
-}
+from invoice_archive.archive.retention import MINIMUM_YEARS
+
+# 79号令 附表1 minimums (years; None = permanent), by record category: the table is
+# invoice_archive.archive.retention (docs/retention.md); settings may only lengthen them
+RETENTION_YEARS: dict[str, int | None] = dict(MINIMUM_YEARS)
 
 
 def retention_code(years: int | None) -> str:

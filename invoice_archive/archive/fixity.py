@@ -129,13 +129,31 @@ def hash_stream(stream: IO[bytes], chunk_size: int = CHUNK) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _check_one(store: Any, key: str, sha256: str, size: int | None, chunk_size: int) -> FixityResult:
+    want = sha256.lower()
+    try:
+        stream = open_stream(store, key)
+    except KeyError:
+        return FixityResult(key, MISSING, want, size)
+    try:
+        actual, actual_size = hash_stream(stream, chunk_size)
+    finally:
+        stream.close()
+    status = OK if actual == want and (size is None or actual_size == int(size)) else MISMATCHED
+    return FixityResult(key, status, want, size, actual, actual_size)
+
+
 def audit_fixity(store: Any, expected: Iterable[tuple[str, str, int | None]],
                  progress: Callable[[str, int], None] | None = None, *,
-                 chunk_size: int = CHUNK, look_for_unreferenced: bool = False) -> FixityReport:
+                 chunk_size: int = CHUNK, look_for_unreferenced: bool = False,
+                 workers: int = 1) -> FixityReport:
     """Re-hash every expected object: ``expected`` yields (key, sha256 hex, size or None).
     ``progress(key, bytes)`` is called after each object (e.g. a tqdm bar's update).
     With ``look_for_unreferenced`` the store is also listed, and every object no
-    expected key names is reported (the other direction of the comparison)."""
+    expected key names is reported (the other direction of the comparison).
+    ``workers`` objects are fetched and hashed at once: an object store answers
+    each GET after a round trip, and SHA-256 releases the GIL, so threads keep
+    both the network and the cores busy. Results keep the order of ``expected``."""
     expected = list(expected)
     unreferenced: tuple[str, ...] | None = None
     if look_for_unreferenced:
@@ -145,24 +163,23 @@ def audit_fixity(store: Any, expected: Iterable[tuple[str, str, int | None]],
     total = 0
     start = time.perf_counter()
     wall = time.time()
-    for key, sha256, size in expected:
-        want = sha256.lower()
-        try:
-            stream = open_stream(store, key)
-        except KeyError:
-            results.append(FixityResult(key, MISSING, want, size))
+    if workers <= 1:
+        checked: Iterable[FixityResult] = (_check_one(store, k, s, n, chunk_size) for k, s, n in expected)
+        pool = None
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="fixity")
+        checked = pool.map(lambda row: _check_one(store, row[0], row[1], row[2], chunk_size), expected)
+    try:
+        for result in checked:
+            results.append(result)
+            total += result.actual_size or 0
             if progress is not None:
-                progress(key, 0)
-            continue
-        try:
-            actual, actual_size = hash_stream(stream, chunk_size)
-        finally:
-            stream.close()
-        total += actual_size
-        status = OK if actual == want and (size is None or actual_size == int(size)) else MISMATCHED
-        results.append(FixityResult(key, status, want, size, actual, actual_size))
-        if progress is not None:
-            progress(key, actual_size)
+                progress(result.key, result.actual_size or 0)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     return FixityReport(tuple(results), total, time.perf_counter() - start, wall, unreferenced)
 
 

@@ -30,6 +30,11 @@ def voucher_xml(v: Mapping[str, Any]) -> bytes:
                      ("EXTERNAL_REF", "external_ref"), ("SOURCE_SYSTEM", "source_system"),
                      ("CLAIM_NO", "claim_number")):
         _add(root, tag, v.get(key))
+    if str(v.get("red_flag")) == "1":
+        # a red voucher (红字冲销) names the voucher it reverses, and why (docs/archival-codes.md)
+        for tag, key in (("REVERSED_VOUCHER_NO", "reverses_number"), ("REVERSED_FISCAL_YEAR", "reverses_fiscal_year"),
+                         ("REVERSED_EXTERNAL_REF", "reverses_external_ref"), ("REVERSAL_REASON", "reason")):
+            _add(root, tag, v.get(key))
     entries = _add(root, "ENTRIES")
     for e in v["entries"]:
         entry = _add(entries, "ENTRY")
@@ -76,6 +81,11 @@ def item_metadata_xml(m: Mapping[str, Any], files: Iterable[Mapping[str, Any]]) 
                      ("会计月份", "period"), ("本位币", "currency"), ("编制人", "prepared_by"),
                      ("审核人", "reviewed_by"), ("记账人", "posted_by"), ("保管期限截止", "retention_until")):
         _add(root, tag, m.get(key))
+    # the record's category in 会计档案管理办法 附表1 (DA/T 70 GD-2-9: within the archive's scope)
+    category = m.get("category") or {}
+    _add(root, "会计档案类别", category.get("name"), 代码=str(category.get("key") or ""))
+    # where the package is kept (DA/T 70 GD-1-11: the metadata's storage location is the real one)
+    _add(root, "存储位置", m.get("storage_location"))
     files_el = _add(root, "计算机文件")
     for f in files:
         _add(files_el, "文件", None, 计算机文件名=f["path"], 计算机文件大小=str(f["size"]),
@@ -90,5 +100,8 @@ def item_metadata_xml(m: Mapping[str, Any], files: Iterable[Mapping[str, Any]]) 
              描述=ev.get("description") or "")
     rel = _add(root, "关系实体")
     for r in m.get("relations", []):
-        _add(rel, "关系", None, 类型=r["type"], 对象=r["target"])
+        attrs = {"类型": r["type"], "对象": r["target"]}
+        if r.get("archival_code"):
+            attrs["档号"] = r["archival_code"]
+        _add(rel, "关系", None, **attrs)
     return _dump(root)

@@ -16,7 +16,7 @@ import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from invoice_archive.archive.checks import check_package
+from invoice_archive.archive.checks import check_package, document_number
 from invoice_archive.digests import sha256_hex, sm3_hex
 
 LIST_FIELDS = ("archival_code", "title", "date", "fiscal_year", "period", "retention", "retention_until",
@@ -135,17 +135,26 @@ def check_transfer(data: bytes, *, scanner: Any = None) -> TransferReport:
         packaged = {n[len("items/"):-len(".zip")] for n in names if n.startswith("items/")}
         report.problems.extend(f"清册列出的 {c} 没有档案包" for c in sorted(listed_codes - packaged))
         report.problems.extend(f"档案包 {c} 未列入清册" for c in sorted(packaged - listed_codes))
+        packages: dict[str, bytes | None] = {}
+        numbers: dict[str, str | None] = {}
         for row in rows:
             name = f"items/{row['archival_code']}.zip"
-            if name not in names:
+            if name in names:
+                packages[row["archival_code"]] = package = _read(zf, name, report)
+                numbers[row["archival_code"]] = document_number(package) if package is not None else None
+        for row in rows:
+            code = row["archival_code"]
+            if code not in packages:
                 continue
-            expected = {"archival_code": row["archival_code"], "file_count": int(row["file_count"]),
+            # GD-1-8: neither the 档号 nor the voucher number (文号) of one item is another's
+            expected = {"archival_code": code, "file_count": int(row["file_count"]),
                         "byte_count": int(row["byte_count"]), "package_sha256": row["package_sha256"],
                         "package_sm3": row["package_sm3"], "item_count": 1,
-                        "known_codes": listed_codes - {row["archival_code"]}}
-            package = _read(zf, name, report)
+                        "known_codes": listed_codes - {code},
+                        "known_document_numbers": {n for c, n in numbers.items() if c != code and n}}
+            package = packages[code]
             if package is None:
-                report.item_failures[row["archival_code"]] = ["unreadable"]
+                report.item_failures[code] = ["unreadable"]
                 continue
             result = check_package(package, expected, scanner=scanner)
             if result.passed:

@@ -36,16 +36,33 @@ def run_archive(args: argparse.Namespace) -> int:
     """Archive one period, as POST /api/v1/archive/runs does. Safe to run again
     after it was interrupted (even by kill -9): the packages it had stored are
     checked and adopted, numbering stays gap-free."""
+    from invoice_archive.errors import DomainError
+
     db, service = _service(args)
+    explanations = dict(_explanation(e) for e in args.explain or ())
     with db:
-        items, already, failed = service.archive_period(args.year, args.period)
+        try:
+            run = service.archive_period(args.year, args.period, explanations=explanations)
+        except DomainError as exc:     # e.g. archive_period_unsettled: nothing was archived
+            print(f"未归档（{exc.code}）：{exc.message}")
+            return 1
         db.commit()
-    print(f"{args.year}年{args.period}月：归档 {len(items)} 件，此前已归档 {len(already)} 件，未通过 {len(failed)} 件")
-    for item in items:
+    print(f"{args.year}年{args.period}月：归档 {len(run.archived)} 件，此前已归档 {len(run.already)} 件，"
+          f"未归档 {len(run.failed)} 件")
+    for item in run.archived:
         print(f"  {item.archival_code}  {item.package_sha256}")
-    for f in failed:
-        print(f"  未归档：{f['message']}")
-    return 1 if failed else 0
+    for f in run.failed:
+        print(f"  未归档（{f['code']}）：{f['message']}")
+    for e in run.explained:
+        print(f"  已说明：{e['reference']}：{e['explanation']}")
+    return 1 if run.failed else 0
+
+
+def _explanation(text: str) -> tuple[str, str]:
+    ref, sep, why = text.partition("=")
+    if not sep or not ref.strip() or not why.strip():
+        raise SystemExit(f"--explain takes REFERENCE=REASON, got {text!r}")
+    return ref.strip(), why.strip()
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -98,6 +115,9 @@ def add_parser(sub: Any) -> None:
     archive.add_argument("--year", type=int, required=True)
     archive.add_argument("--period", type=int, required=True)
     archive.add_argument("--by", default="档案管理员", help="who archives (recorded on the items and the audit log)")
+    archive.add_argument("--explain", action="append", metavar="REFERENCE=REASON",
+                         help="explain a voucher of the period not yet posted (its external reference, as "
+                              "archive_period_unsettled names it); repeatable")
     archive.set_defaults(func=run_archive)
     transfer = sub.add_parser("transfer", help="transfer (移交) a year's archive, or check a transfer package")
     tsub = transfer.add_subparsers(dest="transfer_command", required=True)

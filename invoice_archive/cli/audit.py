@@ -96,7 +96,7 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="B", unit_scale=True, desc="fixity", disable=args.quiet or None,
               file=sys.stderr) as bar:
         report = audit_fixity(store, expected, progress=lambda key, nbytes: bar.update(nbytes),
-                              look_for_unreferenced=True)
+                              look_for_unreferenced=True, workers=args.workers)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -167,4 +167,6 @@ def add_parser(sub: Any) -> None:
                                    "record references (exit 1 on loss or an unreferenced object)")
     fixity.add_argument("--json", action="store_true")
     fixity.add_argument("--quiet", action="store_true", help="no progress bar")
+    fixity.add_argument("--workers", type=int, default=8,
+                        help="objects fetched and hashed at once (default 8; an object store needs several)")
     fixity.set_defaults(func=run_audit_fixity)

@@ -1,6 +1,6 @@
 """The domain model. Importing this package registers every table on Base.metadata."""
 from invoice_archive.db import Base
-from invoice_archive.models.archive import ArchiveItem
+from invoice_archive.models.archive import ArchiveCheckWaiver, ArchiveItem
 from invoice_archive.models.audit import AuditChainHead, AuditCheckpoint, AuditEvent
 from invoice_archive.models.compliance import Alert, TaxCheck
 from invoice_archive.models.claim import Claim, ClaimInvoice, ClaimSignoff, ClaimStatus
@@ -11,7 +11,7 @@ from invoice_archive.models.voucher import InvoiceVoucherLink, Voucher, VoucherE
 
 __all__ = [
     "Alert", "AuditChainHead", "AuditCheckpoint", "TaxCheck",
-    "ApiToken", "Person", "WebSession", "name_key", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
+    "ApiToken", "ArchiveCheckWaiver", "Person", "WebSession", "name_key", "ArchiveItem", "AuditEvent", "Base", "Claim", "ClaimInvoice", "ClaimSignoff",
     "ClaimStatus", "Invoice", "InvoiceStatus", "InvoiceVoucherLink", "Organisation", "OutboxMessage",
     "OutboxStatus", "Role", "Sequence", "SyncState", "Voucher", "VoucherEntry",
 ]

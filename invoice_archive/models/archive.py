@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from invoice_archive.db import Base, UTCDateTime, utcnow
@@ -47,5 +47,31 @@ class ArchiveItem(Base):
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by: Mapped[str | None] = mapped_column(String(100))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+
+    voucher: Mapped[Voucher] = relationship()
+
+
+class ArchiveCheckWaiver(Base):
+    """An archivist's waiver of one DA/T 70 check item that could not be performed
+    for one voucher's item (docs/archive-waivers.md): who, when and why. Without one,
+    a check not performed blocks the item's registration; with one, the waiver is
+    written into the item's four-property report. Never changed or deleted (the
+    migration's triggers refuse UPDATE and DELETE)."""
+
+    __tablename__ = "archive_check_waivers"
+    __table_args__ = (
+        UniqueConstraint("voucher_id", "check_code", name="uq_archive_check_waivers_voucher_check"),
+        CheckConstraint("check_code LIKE 'GD-%'", name="check_code_gd"),
+        CheckConstraint("length(trim(reason)) > 0", name="reason_given"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"))
+    check_code: Mapped[str] = mapped_column(String(16))        # GD-4-1
+    reason: Mapped[str] = mapped_column(Text)
+    waived_by: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    waived_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     voucher: Mapped[Voucher] = relationship()

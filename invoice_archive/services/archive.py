@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from invoice_archive.archive.checks import check_package, expected_from_item
+from invoice_archive import outbox
+from invoice_archive.archive.checks import CHECKS, Waiver, check_package, expected_from_item
 from invoice_archive.archive.codes import (
     DEFAULT_CLASS_SCHEME, RETENTION_YEARS, ArchivalCode, retention_code, retention_until,
     voucher_class_code,
@@ -17,38 +20,59 @@ from invoice_archive.archive.codes import (
 from invoice_archive.archive.transfer import TransferItem, build_transfer
 from invoice_archive.archive.metadata import claim_xml, item_metadata_xml, voucher_xml
 from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
+from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
-from invoice_archive.errors import Conflict, StoreUnavailable
+from invoice_archive.errors import Conflict, Invalid, StoreUnavailable
 from invoice_archive.formats.normalize import invoice_number_keys
 from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
-    ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus, InvoiceVoucherLink,
-    Organisation, Voucher,
+    ArchiveCheckWaiver, ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus,
+    InvoiceVoucherLink, OutboxMessage, OutboxStatus, Organisation, Voucher,
 )
+from invoice_archive.posting import TOPIC_POST, TOPIC_REVERSE
+from invoice_archive.posting.drafting import business_date
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.scoping import original_bytes, package_bytes, scoped_get
 from invoice_archive.services.sequences import next_value
 
 EXT_MEDIA = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
+# a claim's sign-off steps as actions of the item's process (业务实体)
+SIGNOFF_ACTIONS = {"经办": "claim.submitted", "审核": "claim.reviewed", "审批": "claim.approved", "退回": "claim.refused"}
+# actions the item's process takes from the records (sign-offs, voucher rows), not from the audit log
+DERIVED_ACTIONS = ("voucher.posted", "voucher.reversed")
 
 
 class FourPropertyFailure(Exception):
-    """A package failed the four-property check: it is not archived."""
+    """A package failed the four-property check, or a check could not be performed
+    and no archivist waived it: it is not archived (docs/archive-waivers.md)."""
 
     def __init__(self, voucher: Voucher, report: Any) -> None:
         super().__init__(voucher.display_number)
         self.voucher = voucher
         self.report = report.to_dict()
         self.codes = [c["code"] for c in self.report["checks"] if c["result"] == "fail"]
+        self.blocking = list(self.report["blocking"])
+
+    @property
+    def code(self) -> str:
+        return "four_property_check_failed" if self.codes else "four_property_check_not_performed"
 
     def as_dict(self) -> dict[str, Any]:
         failing = [c for c in self.report["checks"] if c["result"] == "fail"]
-        return {"voucher_id": self.voucher.id, "voucher_number": self.voucher.display_number,
-                "code": "four_property_check_failed", "codes": self.codes,
-                "message": f"凭证 {self.voucher.display_number} 未通过四性检测，未归档：" +
-                           "；".join(f"{c['code']} {c['detail']}" for c in failing),
-                "checks": failing}
+        blocking = [c for c in self.report["checks"] if c["code"] in self.blocking]
+        number = self.voucher.display_number
+        if failing:
+            message = (f"凭证 {number} 未通过四性检测，未归档：" +
+                       "；".join(f"{c['code']} {c['detail']}" for c in failing))
+        else:
+            message = (f"凭证 {number} 的四性检测项 {'、'.join(self.blocking)} 未能执行，未登记归档："
+                       + "；".join(f"{c['code']} {c['detail']}" for c in blocking)
+                       + "。请使检测能够执行（如配置病毒扫描程序）后重新归档；确需先行归档的，由档案员登记豁免及理由"
+                         f"（POST /api/v1/archive/waivers，voucher_id {self.voucher.id}）后重新归档。")
+        return {"voucher_id": self.voucher.id, "voucher_number": number, "red_flag": self.voucher.red_flag,
+                "code": self.code, "codes": self.codes or self.blocking, "not_performed": self.blocking,
+                "message": message, "checks": failing + blocking}
 
 
 class ArchivedMeanwhile(Exception):
@@ -59,10 +83,78 @@ class ArchivedMeanwhile(Exception):
         self.archival_code = archival_code
 
 
+def _line(value: Any) -> Any:
+    """A one-line metadata value: line breaks and tabs typed into a title or a name are
+    layout, not content (DA/T 70 GD-1-6 refuses them in one-line values)."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
 def _s(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     return None if value is None else str(value)
+
+
+@dataclass
+class ArchiveRun:
+    """What a run did: items archived, codes archived before, vouchers not archived
+    (with their codes), and the unsettled vouchers the archivist explained."""
+
+    archived: list[ArchiveItem] = field(default_factory=list)
+    already: list[str] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    explained: list[dict[str, Any]] = field(default_factory=list)
+
+
+def waiver_of(row: ArchiveCheckWaiver) -> Waiver:
+    return Waiver(code=row.check_code, reason=row.reason, waived_by=row.waived_by,
+                  waived_at=row.waived_at.isoformat())
+
+
+def _code_order(code: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in code.split("-")[1:])
+
+
+def _already_waived(voucher: Voucher, existing: list[ArchiveCheckWaiver]) -> Conflict:
+    first = existing[0]
+    return Conflict(
+        f"凭证 {voucher.display_number} 的检测项 {'、'.join(w.check_code for w in existing)} 已由 {first.waived_by} "
+        f"于 {first.waived_at:%Y-%m-%d %H:%M} 登记豁免（理由：{first.reason}），不能重复登记。",
+        code="waiver_already_recorded",
+        detail={"voucher_id": voucher.id, "waivers": [waiver_of(w).to_dict() for w in existing]})
+
+
+def _blue_before_red(vouchers: list[Voucher]) -> list[Voucher]:
+    """Vouchers in their order, except that a red voucher comes after the voucher it
+    reverses when both are in the list (its package names the blue one's 档号)."""
+    ids = {v.id for v in vouchers}
+    placed: set[int] = set()
+    waiting: dict[int, list[Voucher]] = {}
+    out: list[Voucher] = []
+
+    def place(v: Voucher) -> None:
+        out.append(v)
+        placed.add(v.id)
+        for red in waiting.pop(v.id, []):
+            place(red)
+
+    for v in vouchers:
+        if v.red_flag and v.reverses_id in ids and v.reverses_id not in placed:
+            waiting.setdefault(v.reverses_id, []).append(v)
+        else:
+            place(v)
+    return out
+
+
+def _reversed_not_archived(red: Voucher) -> dict[str, Any]:
+    blue = red.reverses
+    where = f"{blue.fiscal_year}年{blue.period}月" if blue is not None else "原凭证所在期间"
+    number = blue.display_number if blue is not None else "?"
+    return {"voucher_id": red.id, "voucher_number": red.display_number, "red_flag": True,
+            "code": "reversed_voucher_not_archived", "codes": [], "not_performed": [],
+            "reverses_voucher_id": red.reverses_id, "reverses_voucher_number": number,
+            "message": f"红字冲销凭证 {red.display_number} 冲销的凭证 {number} 尚未归档：请先归档 {where}，"
+                       f"再归档本期间，冲销凭证的档案将指向原凭证的档号。", "checks": []}
 
 
 class ArchiveService:
@@ -117,6 +209,30 @@ class ArchiveService:
         items = self.db.execute(stmt.order_by(ArchiveItem.archival_code).limit(limit).offset(offset)).scalars()
         return list(items), total
 
+    def related(self, items: Iterable[ArchiveItem]) -> dict[int, dict[str, Any]]:
+        """What an item's rendering shows beside the row: the voucher a red voucher's
+        item reverses, and the red voucher reversing a blue one, each with its
+        current item (None while it is not archived)."""
+        items = list(items)
+        vouchers = {i.voucher_id: i.voucher for i in items}
+        reds = self.db.execute(select(Voucher).where(
+            Voucher.reverses_id.in_(list(vouchers)))).scalars().all() if vouchers else []
+        by_blue = {r.reverses_id: r for r in reds}
+        others = {v.reverses_id for v in vouchers.values() if v.reverses_id} | {r.id for r in reds}
+        current = dict(self.db.execute(select(ArchiveItem.voucher_id, ArchiveItem).where(
+            ArchiveItem.voucher_id.in_(list(others)), ArchiveItem.withdrawn_at.is_(None))).all()) if others else {}
+
+        def link(v: Voucher | None) -> dict[str, Any] | None:
+            if v is None:
+                return None
+            other = current.get(v.id)
+            return {"voucher_id": v.id, "voucher_number": v.display_number, "fiscal_year": v.fiscal_year,
+                    "period": v.period, "archive_item_id": other.id if other else None,
+                    "archival_code": other.archival_code if other else None}
+
+        return {i.id: {"reverses": link(i.voucher.reverses) if i.voucher.red_flag else None,
+                       "reversed_by": link(by_blue.get(i.voucher_id))} for i in items}
+
     def bundle(self, item_id: int) -> tuple[ArchiveItem, bytes]:
         item = self.get(item_id)
         data = self._stored_package(item)
@@ -143,49 +259,201 @@ class ArchiveService:
         return item, eep
 
     # -- archiving ---------------------------------------------------------
-    def archive_period(self, fiscal_year: int, period: int) -> tuple[list[ArchiveItem], list[str], list[dict]]:
-        """One item per posted voucher of the period not yet archived. Each package
-        passes the four-property check before it is registered; one that fails is
-        not archived (no number taken, nothing stored) and its failure codes are
-        returned. Returns (archived, already archived codes, failures)."""
+    def archive_period(self, fiscal_year: int, period: int, *,
+                       explanations: Mapping[str, str] | None = None) -> ArchiveRun:
+        """One item per voucher of the period not yet archived, red (reversing)
+        vouchers included (docs/archival-codes.md). The period is refused while a
+        voucher of it is still on its way (a claim queued for posting, a reversal
+        requested) unless the archivist explains it (``explanations``: reference ->
+        reason). Each package passes the four-property check before it is
+        registered; one that fails, or whose check could not be performed and was
+        not waived, is not archived (no number taken, nothing stored) and comes
+        back with its codes. A red voucher is archived after the voucher it
+        reverses, and names it."""
         org = self.db.get(Organisation, self.org_id)
+        explained = self._settled_or_explained(fiscal_year, period, explanations or {})
         vouchers = self.db.execute(
             select(Voucher).where(Voucher.org_id == self.org_id, Voucher.fiscal_year == fiscal_year,
                                   Voucher.period == period)
-            .options(selectinload(Voucher.entries),
+            .options(selectinload(Voucher.entries), selectinload(Voucher.reverses),
                      selectinload(Voucher.claim).selectinload(Claim.lines).selectinload(ClaimInvoice.invoice),
                      selectinload(Voucher.claim).selectinload(Claim.signoffs))
-            .order_by(Voucher.date, Voucher.voucher_word, Voucher.voucher_number)
+            .order_by(Voucher.date, Voucher.voucher_word, Voucher.voucher_number, Voucher.id)
         ).scalars().all()
+        vouchers = _blue_before_red(vouchers)
         done = {
             item.voucher_id: item.archival_code for item in self.db.execute(
                 select(ArchiveItem).where(ArchiveItem.voucher_id.in_([v.id for v in vouchers]),
                                           ArchiveItem.withdrawn_at.is_(None))).scalars()
         }
-        items: list[ArchiveItem] = []
-        failures: list[dict] = []
-        pending = [v for v in vouchers if v.id not in done and not v.red_flag]
+        run = ArchiveRun(explained=explained)
+        pending = [v for v in vouchers if v.id not in done]
+        waivers = self.waivers_by_voucher([v.id for v in pending])
         if pending:
-            adopted = self._resume(org, pending)
-            items.extend(adopted)
+            adopted = self._resume(org, pending, waivers)
+            run.archived.extend(adopted)
             done.update({i.voucher_id: i.archival_code for i in adopted})
         for voucher in vouchers:
-            if voucher.id in done or voucher.red_flag:
+            if voucher.id in done:
+                continue
+            if voucher.red_flag and not self._reversed_is_archived(voucher):
+                run.failed.append(_reversed_not_archived(voucher))
+                self.audit.record("archive.check_failed", "voucher", voucher.id, number=voucher.display_number,
+                                  codes=["reversed_voucher_not_archived"])
                 continue
             try:
                 with self.db.begin_nested():      # a failed check gives its number back
-                    items.append(self._archive_voucher(org, voucher))
+                    item = self._archive_voucher(org, voucher, waivers.get(voucher.id, ()))
+                    run.archived.append(item)
+                    done[voucher.id] = item.archival_code
             except ArchivedMeanwhile as exc:
                 done[voucher.id] = exc.archival_code
             except FourPropertyFailure as exc:
-                failures.append(exc.as_dict())
+                run.failed.append(exc.as_dict())
                 self.audit.record("archive.check_failed", "voucher", voucher.id, number=voucher.display_number,
-                                  codes=exc.codes)
-        already = sorted(code for vid, code in done.items() if vid not in {i.voucher_id for i in items})
-        return items, already, failures
+                                  codes=exc.codes, not_performed=exc.blocking)
+        new = {i.voucher_id for i in run.archived}
+        run.already = sorted(code for vid, code in done.items() if vid not in new)
+        return run
+
+    # -- what keeps a period from being archived ------------------------------------
+    def unsettled(self, fiscal_year: int, period: int) -> list[dict[str, Any]]:
+        """Vouchers of the period that are neither posted nor refused yet: a claim
+        queued for posting whose voucher will be dated in the period (the draft's
+        date is the approval's business date), and a reversal requested for a date
+        in the period whose red voucher the accounting system has not confirmed.
+        Each is named by its external reference, the key an explanation uses."""
+        out: list[dict[str, Any]] = []
+        queued = self.db.execute(
+            select(Claim).where(Claim.org_id == self.org_id, Claim.status == ClaimStatus.POSTING)
+            .options(selectinload(Claim.signoffs)).order_by(Claim.number)).scalars()
+        for claim in queued:
+            approved = max((s.at for s in claim.signoffs if s.step == "审批"), default=None)
+            date = business_date(approved) if approved is not None else None
+            if date is not None and (date.year, date.month) != (fiscal_year, period):
+                continue
+            msg = outbox.latest(self.db, TOPIC_POST, key="claim_id", value=claim.id)
+            ref = msg.dedupe_key if msg is not None else claim.number
+            state = "stuck" if msg is not None and outbox.is_stuck(msg) else "queued"
+            out.append({"kind": "posting_queued", "reference": ref, "claim_number": claim.number,
+                        "state": state, "last_error": msg.last_error if msg is not None else None,
+                        "message": f"报销单 {claim.number} 已交记账系统入账（{ref}，"
+                                   f"{'停滞，结果未知' if state == 'stuck' else '处理中'}），凭证尚未回写"})
+        reversals = self.db.execute(
+            select(OutboxMessage).where(OutboxMessage.org_id == self.org_id, OutboxMessage.topic == TOPIC_REVERSE,
+                                        OutboxMessage.status != OutboxStatus.DONE)
+            .order_by(OutboxMessage.id)).scalars()
+        for msg in reversals:
+            if msg.status == OutboxStatus.FAILED and not outbox.is_stuck(msg):
+                continue    # refused by the accounting system: no red voucher will come
+            date = dt.date.fromisoformat(msg.payload["date"])
+            if (date.year, date.month) != (fiscal_year, period):
+                continue
+            original = self.db.get(Voucher, msg.payload["voucher_id"])
+            number = original.display_number if original is not None else "?"
+            out.append({"kind": "reversal_queued", "reference": msg.dedupe_key, "voucher_number": number,
+                        "state": "stuck" if outbox.is_stuck(msg) else "queued", "last_error": msg.last_error,
+                        "message": f"凭证 {number} 的红字冲销（{msg.dedupe_key}，{date}）已提交记账系统，冲销凭证尚未回写"})
+        return out
+
+    def _settled_or_explained(self, fiscal_year: int, period: int,
+                              explanations: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Refuse the period while a voucher of it is neither posted nor explained;
+        record the explanations given (audit log) and return them."""
+        open_items = self.unsettled(fiscal_year, period)
+        blank = sorted(ref for ref, why in explanations.items() if not str(why or "").strip())
+        if blank:
+            raise Invalid(f"说明不能为空：{'、'.join(blank)}。", code="explanation_required",
+                          detail={"references": blank})
+        unexplained = [u for u in open_items if u["reference"] not in explanations]
+        if unexplained:
+            raise Conflict(
+                f"{fiscal_year}年{period}月还有 {len(unexplained)} 张凭证既未入账也未说明，不能归档该期间："
+                + "；".join(u["message"] for u in unexplained)
+                + "。请等待记账系统回写后再归档，或在归档请求中逐项说明（explanations）。",
+                code="archive_period_unsettled",
+                detail={"fiscal_year": fiscal_year, "period": period, "unsettled": unexplained})
+        explained = []
+        for u in open_items:
+            entry = {**u, "explanation": str(explanations[u["reference"]]).strip()}
+            explained.append(entry)
+            self.audit.record("archive.unsettled_explained", "period", f"{fiscal_year}-{period:02d}",
+                              kind=u["kind"], reference=u["reference"], explanation=entry["explanation"])
+        return explained
+
+    def _reversed_is_archived(self, red: Voucher) -> bool:
+        return self.db.execute(select(ArchiveItem.id).where(
+            ArchiveItem.voucher_id == red.reverses_id, ArchiveItem.withdrawn_at.is_(None))).first() is not None
+
+    # -- waivers (docs/archive-waivers.md) ------------------------------------------
+    def waive(self, voucher_id: Any, codes: Iterable[str], reason: str, *,
+              person_id: int | None = None) -> list[ArchiveCheckWaiver]:
+        """Record an archivist's waiver of each check in ``codes`` for the voucher's
+        item: its next archive run registers the item although those checks could
+        not be performed. Refused for a code that is no DA/T 70 check here, for a
+        voucher already archived, and for a check already waived (409: of two
+        archivists waiving at once, one records it)."""
+        voucher = scoped_get(self.db, Voucher, voucher_id, self.org_id)
+        codes = list(dict.fromkeys(str(c).strip().upper() for c in codes))
+        reason = (reason or "").strip()
+        unknown = [c for c in codes if c not in CHECKS]
+        if not codes or unknown:
+            raise Invalid(f"没有可豁免的检测项：{'、'.join(unknown) or '（未给出）'}；可豁免的为本系统的 DA/T 70 "
+                          f"检测项（{', '.join(sorted(CHECKS, key=_code_order))}）。", code="waiver_check_unknown",
+                          detail={"unknown": unknown, "checks": sorted(CHECKS, key=_code_order)})
+        if not reason:
+            raise Invalid("请填写豁免理由。", code="waiver_reason_required")
+        archived = self.db.execute(select(ArchiveItem.archival_code).where(
+            ArchiveItem.voucher_id == voucher.id, ArchiveItem.withdrawn_at.is_(None))).scalar_one_or_none()
+        if archived is not None:
+            raise Conflict(f"凭证 {voucher.display_number} 已归档为 {archived}，豁免只对待归档的凭证有效。",
+                           code="already_archived", detail={"archival_code": archived})
+        existing = self.db.execute(select(ArchiveCheckWaiver).where(
+            ArchiveCheckWaiver.voucher_id == voucher.id, ArchiveCheckWaiver.check_code.in_(codes))).scalars().all()
+        if existing:
+            raise _already_waived(voucher, existing)
+        now = utcnow()
+        rows = [ArchiveCheckWaiver(org_id=self.org_id, voucher_id=voucher.id, check_code=code, reason=reason,
+                                   waived_by=self.actor, person_id=person_id, waived_at=now) for code in codes]
+        try:
+            with self.db.begin_nested():
+                self.db.add_all(rows)
+                self.db.flush()
+        except IntegrityError:
+            # another archivist's waiver committed between our read and our insert
+            self.db.expire_all()
+            existing = self.db.execute(select(ArchiveCheckWaiver).where(
+                ArchiveCheckWaiver.voucher_id == voucher.id, ArchiveCheckWaiver.check_code.in_(codes))).scalars().all()
+            raise _already_waived(voucher, existing) from None
+        for row in rows:
+            self.audit.record("archive.check_waived", "voucher", voucher.id, number=voucher.display_number,
+                              check=row.check_code, check_name=CHECKS[row.check_code].name, reason=reason,
+                              waived_by=self.actor, waived_at=now.isoformat())
+        return rows
+
+    def list_waivers(self, *, voucher_id: int | None = None, limit: int = 50,
+                     offset: int = 0) -> tuple[list[ArchiveCheckWaiver], int]:
+        stmt = select(ArchiveCheckWaiver).where(ArchiveCheckWaiver.org_id == self.org_id)
+        if voucher_id is not None:
+            stmt = stmt.where(ArchiveCheckWaiver.voucher_id == voucher_id)
+        total = self.db.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+        rows = self.db.execute(stmt.order_by(ArchiveCheckWaiver.id).limit(limit).offset(offset)).scalars()
+        return list(rows), total
+
+    def waivers_by_voucher(self, voucher_ids: Iterable[int]) -> dict[int, list[Waiver]]:
+        ids = list(voucher_ids)
+        out: dict[int, list[Waiver]] = {}
+        if not ids:
+            return out
+        for row in self.db.execute(select(ArchiveCheckWaiver).where(
+                ArchiveCheckWaiver.org_id == self.org_id, ArchiveCheckWaiver.voucher_id.in_(ids))
+                .order_by(ArchiveCheckWaiver.id)).scalars():
+            out.setdefault(row.voucher_id, []).append(waiver_of(row))
+        return out
 
     # -- resuming an interrupted run ------------------------------------------------
-    def _resume(self, org: Organisation, pending: list[Voucher]) -> list[ArchiveItem]:
+    def _resume(self, org: Organisation, pending: list[Voucher],
+                waivers: Mapping[int, list[Waiver]]) -> list[ArchiveItem]:
         """Adopt the packages an interrupted run stored without registering them.
 
         A run writes each package to the write-once store before its transaction
@@ -203,15 +471,15 @@ class ArchiveService:
         adopted: list[ArchiveItem] = []
         for (class_code, volume), candidates in by_class.items():
             while candidates:
-                item = self._adopt_next(org, class_code, volume, candidates)
+                item = self._adopt_next(org, class_code, volume, candidates, waivers)
                 if item is None:
                     break
                 adopted.append(item)
                 candidates = [v for v in candidates if v.id != item.voucher_id]
         return adopted
 
-    def _adopt_next(self, org: Organisation, class_code: str, volume: int,
-                    candidates: list[Voucher]) -> ArchiveItem | None:
+    def _adopt_next(self, org: Organisation, class_code: str, volume: int, candidates: list[Voucher],
+                    waivers: Mapping[int, list[Waiver]]) -> ArchiveItem | None:
         class _Free(Exception):
             pass
 
@@ -223,15 +491,15 @@ class ArchiveService:
                 if not self.store.exists(key):
                     raise _Free
                 data = self.store.get(key)
-                voucher, manifest, report = self._verify_orphan(data, code, candidates)
+                voucher, manifest, report = self._verify_orphan(data, code, key, candidates, waivers)
                 item = self._register(org, voucher, code, item_no, key, data, manifest, report, adopted=True)
                 self.db.flush()
                 return item
         except _Free:
             return None
 
-    def _verify_orphan(self, data: bytes, code: ArchivalCode,
-                       candidates: list[Voucher]) -> tuple[Voucher, list[dict], Any]:
+    def _verify_orphan(self, data: bytes, code: ArchivalCode, key: str, candidates: list[Voucher],
+                       waivers: Mapping[int, list[Waiver]]) -> tuple[Voucher, list[dict], Any]:
         from invoice_archive.archive.checks import package_contents
 
         def conflict(why: str) -> Conflict:
@@ -254,7 +522,7 @@ class ArchiveService:
         if owner is None:
             raise conflict("其中的记账凭证与本期任何待归档凭证都不一致")
         originals = [sha256_hex(b) for b in by_role.get("original", [])]
-        if originals != [line.invoice.sha256 for line in owner.claim.lines]:
+        if originals != [inv.sha256 for inv in self._originals(owner)]:
             raise conflict(f"其中的原始凭证与凭证 {owner.display_number} 的发票原件不一致")
         metadata_path = f"data/{code}-metadata.xml"
         meta = contents.payload.get(metadata_path)
@@ -263,17 +531,25 @@ class ArchiveService:
         manifest = [{**f, "size": int(f["size"])} for f in contents.files] + [
             ManifestEntry(path=metadata_path, role="metadata", media_type="application/xml", size=len(meta),
                           sha256=sha256_hex(meta), sm3=sm3_hex(meta)).as_dict()]
-        report = check_package(data, self._expected(code, manifest, data), scanner=self.scanner)
+        report = check_package(data, self._expected(code, manifest, data, owner, key), scanner=self.scanner,
+                               waivers=waivers.get(owner.id, ()))
         if not report.passed:
             failing = [f"{c.code} {c.detail}" for c in report.failures]
             raise conflict("未通过四性检测：" + "；".join(failing))
+        if not report.registrable:
+            # the package is sound as far as it was checked; the rest awaits a scanner or a waiver
+            blocked = FourPropertyFailure(owner, report).as_dict()
+            raise Conflict(f"档号 {code} 的归档包已在归档存储中，待登记：" + blocked["message"],
+                           code="four_property_check_not_performed", detail={"archival_code": str(code), **blocked})
         return owner, manifest, report
 
     def _package_key(self, org: Organisation, fiscal_year: int, code: ArchivalCode) -> str:
         return f"packages/{org.fonds_code}/{fiscal_year}/{code}.zip"
 
-    def _expected(self, code: ArchivalCode, manifest: list[dict], bag: bytes) -> dict[str, Any]:
-        # GD-1-8 asks whether this code is already taken: ask the index, not every code
+    def _expected(self, code: ArchivalCode, manifest: list[dict], bag: bytes, voucher: Voucher,
+                  key: str) -> dict[str, Any]:
+        # GD-1-8 asks whether this code, and this voucher number, are already taken:
+        # ask the index, not every code
         known = set(self.db.execute(select(ArchiveItem.archival_code).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
         numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
@@ -283,9 +559,28 @@ class ArchiveService:
             "archival_code": str(code), "files": manifest, "file_count": len(manifest),
             "byte_count": sum(int(m["size"]) for m in manifest), "package_sha256": sha256_hex(bag),
             "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": numbers + [code.item], "item_count": 1,
+            **self._voucher_expectations(voucher), "package_key": key,
         }
 
-    def _archive_voucher(self, org: Organisation, voucher: Voucher) -> ArchiveItem:
+    def _voucher_expectations(self, voucher: Voucher, *, exclude_item: int | None = None) -> dict[str, Any]:
+        """What an item of ``voucher`` is held against besides its package: its voucher
+        number and the same number among the year's archived vouchers (GD-1-8), and
+        the run's scope (GD-2-9)."""
+        # from the voucher's unique number (uq_vouchers_org_number) to its current item
+        # (uq_archive_items_voucher_current): two index look-ups, however large the archive
+        current = select(ArchiveItem.id).where(ArchiveItem.voucher_id == Voucher.id,
+                                               ArchiveItem.withdrawn_at.is_(None))
+        if exclude_item is not None:
+            current = current.where(ArchiveItem.id != exclude_item)
+        taken = select(Voucher.voucher_word, Voucher.voucher_number).where(
+            Voucher.org_id == self.org_id, Voucher.fiscal_year == voucher.fiscal_year,
+            Voucher.voucher_word == voucher.voucher_word, Voucher.voucher_number == voucher.voucher_number,
+            current.exists())
+        return {"document_number": voucher.display_number,
+                "known_document_numbers": {f"{w}-{n}" for w, n in self.db.execute(taken).all()},
+                "scope": {"fiscal_year": voucher.fiscal_year, "period": voucher.period}}
+
+    def _archive_voucher(self, org: Organisation, voucher: Voucher, waivers: Iterable[Waiver] = ()) -> ArchiveItem:
         years = self.retention_years
         class_code = voucher_class_code(voucher.fiscal_year, years, self.class_scheme)
         volume = voucher.period
@@ -297,28 +592,31 @@ class ArchiveService:
         if taken is not None:
             raise ArchivedMeanwhile(taken)
         code = ArchivalCode(org.fonds_code, class_code, volume, item_no)
+        key = self._package_key(org, voucher.fiscal_year, code)
         now = utcnow()
         claim: Claim = voucher.claim
-        invoices = [line.invoice for line in claim.lines]
+        invoices = self._originals(voucher)
 
         files = self._package_files(str(code), voucher, claim, invoices)
-        metadata = self._metadata(org, code, voucher, claim, invoices, years)
+        metadata = self._metadata(org, code, voucher, claim, invoices, years, key)
         # the metadata describes every payload file before it, so it is built last
         described = [ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type, size=len(f.data),
                                    sha256=sha256_hex(f.data), sm3=sm3_hex(f.data)).as_dict() for f in files]
         files.append(PackageFile(f"{code}-metadata.xml", item_metadata_xml(metadata, described),
                                  "metadata", "application/xml"))
+        description = (f"红字冲销凭证 {voucher.display_number}（冲销 {voucher.reverses.display_number}）"
+                       if voucher.red_flag else f"记账凭证 {voucher.display_number} 及其原始凭证")
         bag, manifest = build_bag(str(code), files, {
             "Source-Organization": org.name,
             "External-Identifier": str(code),
-            "External-Description": f"记账凭证 {voucher.voucher_word}-{voucher.voucher_number} 及其原始凭证",
+            "External-Description": description,
             "Bag-Group-Identifier": class_code,
         }, now)
         manifest_dicts = [m.as_dict() for m in manifest]
-        report = check_package(bag, self._expected(code, manifest_dicts, bag), scanner=self.scanner)
-        if not report.passed:
+        report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key), scanner=self.scanner,
+                               waivers=waivers)
+        if not report.registrable:
             raise FourPropertyFailure(voucher, report)
-        key = self._package_key(org, voucher.fiscal_year, code)
         try:
             self.store.put(key, bag)
         except OSError as exc:
@@ -345,14 +643,20 @@ class ArchiveService:
         except IntegrityError:
             raise Conflict(f"凭证 {voucher.voucher_word}-{voucher.voucher_number} 正在或已经归档，不能重复归档。",
                            code="already_archived") from None
-        claim = voucher.claim
-        for line in claim.lines:
-            line.invoice.status = InvoiceStatus.ARCHIVED
-        claim.status = ClaimStatus.ARCHIVED
+        if not voucher.red_flag:
+            # the claim and its invoices are archived with their voucher, unless it was
+            # reversed meanwhile: then they stay reversed (the red voucher's item says so)
+            claim = voucher.claim
+            for line in claim.lines:
+                if line.invoice.status == InvoiceStatus.POSTED:
+                    line.invoice.status = InvoiceStatus.ARCHIVED
+            if claim.status == ClaimStatus.POSTED:
+                claim.status = ClaimStatus.ARCHIVED
+        summary = report.to_dict()
         self.audit.record("archive.archived", "archive_item", str(code), voucher_id=voucher.id,
                           package_sha256=sha, files=len(manifest), adopted_from_interrupted_run=adopted,
-                          checks_not_performed=[c["code"] for c in report.to_dict()["checks"]
-                                                if c["result"] == "not_performed"])
+                          red_flag=voucher.red_flag, reverses_voucher_id=voucher.reverses_id,
+                          checks_not_performed=summary["not_performed"], waivers=summary["waivers"])
         return item
 
     # -- four-property checks on demand, and the archived mark -------------------
@@ -363,15 +667,22 @@ class ArchiveService:
             data = self.store.get(item.package_key)
         except KeyError:
             data = b""
+        # GD-1-8: is this code another item's too? Ask the index, not every code
         others = set(self.db.execute(select(ArchiveItem.archival_code).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.id != item.id)).scalars())
+            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == item.archival_code,
+            ArchiveItem.id != item.id)).scalars())
         numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == item.class_code,
             ArchiveItem.volume_no == item.volume_no)).scalars())
-        report = check_package(data, expected_from_item(item, known_codes=others, sequence=numbers, item_count=1),
-                               scanner=self.scanner).to_dict()
+        expected = expected_from_item(item, known_codes=others, sequence=numbers, item_count=1,
+                                      package_key=item.package_key,
+                                      **self._voucher_expectations(item.voucher, exclude_item=item.id))
+        report = check_package(data, expected, scanner=self.scanner,
+                               waivers=self.waivers_by_voucher([item.voucher_id]).get(item.voucher_id, ())).to_dict()
         self.audit.record("archive.checked", "archive_item", item.archival_code, passed=report["passed"],
-                          failures=[c["code"] for c in report["checks"] if c["result"] == "fail"])
+                          registrable=report["registrable"],
+                          failures=[c["code"] for c in report["checks"] if c["result"] == "fail"],
+                          not_performed=report["blocking"])
         return report
 
     def check_year(self, fiscal_year: int) -> dict[str, Any]:
@@ -381,9 +692,10 @@ class ArchiveService:
         failed = []
         for item in items:
             report = self.check_item(item)
-            if not report["passed"]:
+            if not report["registrable"]:
                 failed.append({"archival_code": item.archival_code, "item_id": item.id,
-                               "codes": [c["code"] for c in report["checks"] if c["result"] == "fail"]})
+                               "codes": [c["code"] for c in report["checks"] if c["result"] == "fail"],
+                               "not_performed": report["blocking"]})
         return {"fiscal_year": fiscal_year, "checked": len(items), "passed": len(items) - len(failed),
                 "failed": failed}
 
@@ -429,11 +741,19 @@ class ArchiveService:
         item.withdrawn_by = self.actor
         item.withdrawal_reason = reason
         voucher = item.voucher
-        voucher.claim.status = ClaimStatus.POSTED
+        if voucher.claim.status == ClaimStatus.ARCHIVED:
+            voucher.claim.status = ClaimStatus.POSTED
         for line in voucher.claim.lines:
-            line.invoice.status = InvoiceStatus.POSTED
+            if line.invoice.status == InvoiceStatus.ARCHIVED:
+                line.invoice.status = InvoiceStatus.POSTED
         self.audit.record("archive.withdrawn", "archive_item", item.archival_code, reason=reason)
         return item
+
+    @staticmethod
+    def _originals(voucher: Voucher) -> list[Invoice]:
+        """The original vouchers filed with a voucher: the claim's invoices; none for a
+        red voucher (they are in the item of the voucher it reverses)."""
+        return [] if voucher.red_flag else [line.invoice for line in voucher.claim.lines]
 
     def _package_files(self, code: str, voucher: Voucher, claim: Claim, invoices: list[Invoice]) -> list[PackageFile]:
         files = [
@@ -448,43 +768,80 @@ class ArchiveService:
             files.append(PackageFile(f"{code}-04-验签报告-{n:02d}.json", report, "verification", "application/json"))
         return files
 
+    def _events(self, voucher: Voucher, claim: Claim, invoices: list[Invoice]) -> list[dict[str, Any]]:
+        """The item's process (业务实体, DA/T 70 GD-2-5), in time order: the claim's
+        sign-offs and the voucher's posting (or, for a red voucher, the reversal),
+        taken from the records themselves, then what the audit log says of the
+        claim, the voucher and the invoices."""
+        derived: list[dict[str, Any]] = [
+            {"action": SIGNOFF_ACTIONS.get(s.step, "claim.signed"), "at": s.at.isoformat(), "actor": s.actor,
+             "description": f"{s.step}" + (f"：{s.comment}" if s.comment else "")} for s in claim.signoffs]
+        if voucher.red_flag:
+            derived.append({"action": "voucher.reversed", "at": voucher.reported_at.isoformat(),
+                            "actor": voucher.reported_by,
+                            "description": f"红字冲销 {voucher.reverses.display_number}：{voucher.reason or ''}"})
+        else:
+            derived.append({"action": "voucher.posted", "at": voucher.reported_at.isoformat(),
+                            "actor": voucher.reported_by, "description": f"入账 {voucher.display_number}"})
+        voucher_ids = [str(voucher.id)] + ([str(voucher.reverses_id)] if voucher.red_flag else [])
+        # one look-up per kind of object on ix_audit_events_object (object ids such as
+        # claim numbers repeat across organisations: the organisation is checked after)
+        logged = sorted((e for kind, ids in (("claim", [claim.number]), ("voucher", voucher_ids),
+                                             ("invoice", [str(i.id) for i in invoices])) if ids
+                         for e in self.db.execute(select(AuditEvent).where(
+                             AuditEvent.object_type == kind, AuditEvent.object_id.in_(ids),
+                             AuditEvent.action.not_in(DERIVED_ACTIONS))).scalars()
+                         if e.org_id == self.org_id), key=lambda e: e.id)
+        events = derived + [{"action": e.action, "at": e.at.isoformat(), "actor": e.actor} for e in logged
+                            if not (e.object_type == "voucher" and e.object_id != str(voucher.id)
+                                    and e.action != "voucher.reversal_requested")]
+        return sorted(({**e, "actor": _line(e["actor"])} for e in events), key=lambda e: e["at"])
+
     def _metadata(self, org: Organisation, code: ArchivalCode, voucher: Voucher, claim: Claim,
-                  invoices: list[Invoice], years: int | None) -> dict[str, Any]:
-        events = self.db.execute(
-            select(AuditEvent).where(AuditEvent.org_id == self.org_id, (
-                ((AuditEvent.object_type == "claim") & (AuditEvent.object_id == claim.number))
-                | ((AuditEvent.object_type == "voucher") & (AuditEvent.object_id == str(voucher.id)))
-                | ((AuditEvent.object_type == "invoice") & AuditEvent.object_id.in_([str(i.id) for i in invoices]))
-            )).order_by(AuditEvent.id)
-        ).scalars()
+                  invoices: list[Invoice], years: int | None, key: str) -> dict[str, Any]:
+        relations = [{"type": "原始凭证", "target": inv.business_key} for inv in invoices] + [
+            {"type": "报销单", "target": claim.number}]
+        title = f"{claim.title}（{voucher.display_number}）"
+        if voucher.red_flag:
+            blue = voucher.reverses
+            blue_code = self.db.execute(select(ArchiveItem.archival_code).where(
+                ArchiveItem.voucher_id == blue.id, ArchiveItem.withdrawn_at.is_(None))).scalar_one_or_none()
+            relations.insert(0, {"type": "冲销", "target": blue.display_number, "archival_code": blue_code})
+            title = f"{claim.title}（红字冲销 {voucher.display_number}，冲销 {blue.display_number}）"
         return {
-            "source_system": voucher.source_system, "org_name": org.name, "archival_code": str(code),
+            "source_system": _line(voucher.source_system), "org_name": _line(org.name), "archival_code": str(code),
             "fonds": code.fonds, "fiscal_year": voucher.fiscal_year, "retention": retention_code(years),
             "class_code": code.class_code, "volume": f"{code.volume:04d}", "item": f"{code.item:04d}",
-            "title": f"{claim.title}（{voucher.voucher_word}-{voucher.voucher_number}）",
-            "date": voucher.date.isoformat(), "period": voucher.period, "currency": "CNY",
-            "prepared_by": voucher.prepared_by, "reviewed_by": voucher.reviewed_by, "posted_by": voucher.posted_by,
+            "title": _line(title), "date": voucher.date.isoformat(), "period": voucher.period, "currency": "CNY",
+            "prepared_by": _line(voucher.prepared_by), "reviewed_by": _line(voucher.reviewed_by),
+            "posted_by": _line(voucher.posted_by),
             "retention_until": _s(retention_until(voucher.fiscal_year, years)),
             "signatures": [{"object": inv.number or inv.business_key, "verdict": inv.verdict,
                             "verified_at": inv.verification.get("verified_at"),
                             "verifier": inv.verification.get("verifier_version")} for inv in invoices],
-            "events": [{"action": e.action, "at": e.at.isoformat(), "actor": e.actor} for e in events],
-            "relations": [{"type": "原始凭证", "target": inv.business_key} for inv in invoices]
-                         + [{"type": "报销单", "target": claim.number}],
+            "events": self._events(voucher, claim, invoices),
+            "relations": relations,
+            "category": {"key": "voucher", "name": CATEGORIES["voucher"].name},
+            "storage_location": key,
         }
 
     @staticmethod
     def voucher_dict(v: Voucher) -> dict[str, Any]:
-        return {
+        out = {
             "fiscal_year": v.fiscal_year, "period": v.period, "voucher_word": v.voucher_word,
             "voucher_number": v.voucher_number, "date": v.date.isoformat(), "prepared_by": v.prepared_by,
             "reviewed_by": v.reviewed_by, "posted_by": v.posted_by, "debit_total": str(v.debit_total),
-            "credit_total": str(v.credit_total), "attachment_count": v.attachment_count, "red_flag": "0",
+            "credit_total": str(v.credit_total), "attachment_count": v.attachment_count,
+            "red_flag": "1" if v.red_flag else "0",
             "external_ref": v.external_ref, "source_system": v.source_system, "claim_number": v.claim.number,
             "entries": [{"line_no": e.line_no, "summary": e.summary, "account_code": e.account_code,
                          "account_name": e.account_name, "debit": str(e.debit), "credit": str(e.credit)}
                         for e in v.entries],
         }
+        if v.red_flag and v.reverses is not None:
+            out.update(reverses_number=v.reverses.display_number, reverses_fiscal_year=v.reverses.fiscal_year,
+                       reverses_external_ref=v.reverses.external_ref, reason=v.reason)
+        return out
 
     @staticmethod
     def claim_dict(c: Claim) -> dict[str, Any]:

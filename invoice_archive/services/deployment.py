@@ -52,10 +52,12 @@ def deployment_profile(settings: Any, *, trust_store: Any, scanner: Any, signer:
     """The deployment as an evaluator's report states it (GET /api/v1/deployment)."""
     roots = [] if trust_store is None else [
         {"subject": c.info_subject, "sha256": hashlib.sha256(c.der).hexdigest()} for c in trust_store.roots]
-    if scanner is not None and (scanner.database is not None or scanner.daemon):
-        usable, engine = scanner.available()
-    else:
-        usable, engine = False, "未配置病毒库（archive.clamav_database）"
+    # performed or not, as archiving will find it (docs/archive-waivers.md): a scanner that runs
+    usable, engine = scanner.available() if scanner is not None else (False, "未配置病毒检测")
+    if usable and scanner.database is None and not scanner.daemon and "/" not in engine.split("（", 1)[0]:
+        # `clamscan --version` names the signature database's version when it has one
+        # ("ClamAV 1.0.3/27000/..."): without one every scan would be "not performed"
+        usable, engine = False, f"{engine}：系统病毒库为空（未设置 archive.clamav_database）"
     return {
         "version": service_version(),
         "profile": settings.deployment.profile,

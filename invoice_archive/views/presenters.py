@@ -90,8 +90,11 @@ def voucher_json(v: Voucher, related: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def item_json(item: ArchiveItem) -> dict[str, Any]:
+def item_json(item: ArchiveItem, related: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An archive item; ``related`` (ArchiveService.related) adds the reversal links:
+    ``reverses`` on a red voucher's item, ``reversed_by`` on the item it reverses."""
     v = item.voucher
+    related = related or {}
     return {
         "id": item.id, "archival_code": item.archival_code, "fonds_code": item.fonds_code,
         "class_code": item.class_code, "volume_no": item.volume_no, "item_no": item.item_no,
@@ -101,7 +104,8 @@ def item_json(item: ArchiveItem) -> dict[str, Any]:
         "package_sm3": item.package_sm3, "package_size": item.package_size, "archived_at": item.archived_at,
         "archived_by": item.archived_by, "manifest": item.manifest, "checks": item.checks,
         "withdrawn_at": item.withdrawn_at, "withdrawn_by": item.withdrawn_by,
-        "withdrawal_reason": item.withdrawal_reason,
+        "withdrawal_reason": item.withdrawal_reason, "red_flag": v.red_flag,
+        "reverses": related.get("reverses"), "reversed_by": related.get("reversed_by"),
     }
 
 
@@ -110,5 +114,10 @@ def event_json(e: AuditEvent) -> dict[str, Any]:
             "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail}
 
 
+def waiver_json(w: Any) -> dict[str, Any]:
+    return {"id": w.id, "voucher_id": w.voucher_id, "voucher_number": w.voucher.display_number,
+            "check": w.check_code, "reason": w.reason, "waived_by": w.waived_by, "waived_at": w.waived_at}
+
+
 __all__ = ["alert_json", "claim_json", "event_json", "invoice_json", "item_json", "posting_status_json",
-           "voucher_json"]
+           "voucher_json", "waiver_json"]

@@ -23,7 +23,9 @@ from invoice_archive.services.claims import ClaimService
 from invoice_archive.services.intake import IntakeService
 from invoice_archive.services.vouchers import VoucherService
 from invoice_archive.views.api import api_view, json_body, query_int
-from invoice_archive.views.presenters import claim_json, event_json, invoice_json, item_json, voucher_json
+from invoice_archive.views.presenters import (
+    claim_json, event_json, invoice_json, item_json, voucher_json, waiver_json,
+)
 
 
 # -- health -------------------------------------------------------------------
@@ -198,14 +200,38 @@ def get_voucher(request: Any) -> Any:
 
 # -- archive ------------------------------------------------------------------
 
+def _items_json(request: Any, items: list[Any]) -> list[dict[str, Any]]:
+    related = request.find_service(ArchiveService).related(items)
+    return [item_json(i, related[i.id]) for i in items]
+
+
 @api_view(route_name="archive.runs", request_method="POST", permission=P.ARCHIVE_CREATE)
 def archive_run(request: Any) -> Any:
     body = json_body(request)
-    items, already, failed = request.find_service(ArchiveService).archive_period(body["fiscal_year"],
-                                                                                  body["period"])
+    run = request.find_service(ArchiveService).archive_period(body["fiscal_year"], body["period"],
+                                                              explanations=body.get("explanations") or {})
     request.db.flush()
     request.response.status_int = 201
-    return {"archived": [item_json(i) for i in items], "already_archived": already, "failed": failed}
+    return {"archived": _items_json(request, run.archived), "already_archived": run.already, "failed": run.failed,
+            "explained": run.explained}
+
+
+@api_view(route_name="archive.waivers", request_method="POST", permission=P.ARCHIVE_WAIVE)
+def record_waiver(request: Any) -> Any:
+    body = json_body(request)
+    rows = request.find_service(ArchiveService).waive(body["voucher_id"], body["checks"], body["reason"],
+                                                      person_id=request.identity.person_id)
+    request.db.flush()
+    request.response.status_int = 201
+    return {"items": [waiver_json(w) for w in rows], "total": len(rows)}
+
+
+@api_view(route_name="archive.waivers", request_method="GET", permission=P.ARCHIVE_READ)
+def list_waivers(request: Any) -> Any:
+    rows, total = request.find_service(ArchiveService).list_waivers(
+        voucher_id=query_int(request, "voucher_id"), limit=query_int(request, "limit", 50),
+        offset=query_int(request, "offset", 0))
+    return {"items": [waiver_json(w) for w in rows], "total": total}
 
 
 @api_view(route_name="archive.item_check", request_method="POST", permission=P.ARCHIVE_CREATE)
@@ -222,7 +248,7 @@ def check_year(request: Any) -> Any:
 def withdraw_item(request: Any) -> Any:
     item = request.find_service(ArchiveService).withdraw(request.context.id, json_body(request)["reason"])
     request.db.flush()
-    return item_json(item)
+    return _items_json(request, [item])[0]
 
 
 @api_view(route_name="archive.transfers", request_method="POST", permission=P.ARCHIVE_CREATE, renderer=None)
@@ -254,12 +280,12 @@ def find_items(request: Any) -> Any:
         voucher_number=q.get("voucher_number"), invoice_number=q.get("invoice_number"),
         archival_code=q.get("archival_code"), fiscal_year=q.get("fiscal_year"), period=q.get("period"),
         limit=query_int(request, "limit", 50), offset=query_int(request, "offset", 0))
-    return {"items": [item_json(i) for i in items], "total": total}
+    return {"items": _items_json(request, items), "total": total}
 
 
 @api_view(route_name="archive.item", request_method="GET", permission=P.ARCHIVE_READ)
 def get_item(request: Any) -> Any:
-    return item_json(request.context.obj)
+    return _items_json(request, [request.context.obj])[0]
 
 
 @api_view(route_name="archive.package", request_method="GET", permission=P.ARCHIVE_DOWNLOAD, renderer=None)

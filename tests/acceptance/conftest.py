@@ -182,6 +182,10 @@ class InProcessHarness(HarnessBase):
             db = self.tmp / "eicar.ndb"
             db.write_text(f"Invoice-Archive.Test.EICAR:0:*:{EICAR.hex()}\n", encoding="ascii")
             self._configure(need, **{"archive.clamav_database": str(db)})
+        elif code == "no_virus_scanner":   # a scanner the settings name but the machine cannot run
+            from tests.support.clamav import unavailable_scanner_settings
+
+            self._configure(need, **unavailable_scanner_settings())
         elif code in ("no_tax_platform", "vouchers_reported"):
             assert "taxplatform.backend" not in self.settings or code != "no_tax_platform"
             assert "accounting.backend" not in self.settings or code != "vouchers_reported"

@@ -18,7 +18,9 @@ from sqlalchemy import text
 
 from invoice_archive.cli import main
 from tests.support.invoices import synthetic_xml
-from tests.support.journey import approve_claim, create_claim, post_invoice, post_voucher, voucher_report
+from tests.support.journey import (
+    approve_claim, create_claim, post_invoice, post_voucher, prepare_archiving, voucher_report,
+)
 from tests.support.process import INI, kill9, start_cli, start_server
 from tests.support.server import free_port
 
@@ -54,6 +56,7 @@ VOUCHERS = 40
 def test_an_archive_run_killed_midway_completes_when_run_again(service, monkeypatch, capsys):
     svc = service
     _posted_vouchers(svc, VOUCHERS)
+    prepare_archiving(svc, 2024, 7)
     run = start_cli(["archive-run", "--org", "Z001", "--year", "2024", "--period", "7"], svc.db_url, svc.store_dir)
     deadline = time.monotonic() + 120
     while len(_packages(svc)) < 3 and run.poll() is None and time.monotonic() < deadline:
@@ -91,6 +94,7 @@ def test_a_stored_object_that_matches_no_voucher_stops_the_run_and_is_reported(s
     never registered; the run says so, and audit-fixity lists the object."""
     svc = service
     _posted_vouchers(svc, 1)
+    prepare_archiving(svc, 2024, 7)
     planted = svc.store_dir / "packages" / "Z001" / "2024" / "Z001-PZ·2024·D30-0007-0001.zip"
     planted.parent.mkdir(parents=True)
     planted.write_bytes(b"PK\x05\x06" + b"\x00" * 18)

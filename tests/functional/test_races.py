@@ -243,13 +243,14 @@ def test_a_stuck_message_shows_on_the_claim_and_in_worker_status(kingdee, monkey
 
 
 def test_archive_runs_of_one_period_at_once_archive_each_voucher_once(live):
-    from tests.support.journey import approve_claim, post_voucher
+    from tests.support.journey import approve_claim, post_voucher, prepare_archiving
 
     svc, url = live
     for i in range(1, 6):
         inv = post_invoice(svc, synthetic_xml(f"2499200000009{i:07d}")).json
         claim = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])
         post_voucher(svc, voucher_report(claim, number=f"{i:04d}"))
+    prepare_archiving(svc, 2024, 7)
     responses = http_race(url, [("POST", "/api/v1/archive/runs", svc.headers("赵档案"),
                                  {"fiscal_year": 2024, "period": 7})] * 8)
     assert outcome(responses) == Counter({201: 8}), outcome(responses)
@@ -264,3 +265,88 @@ def test_archive_runs_of_one_period_at_once_archive_each_voucher_once(live):
 def _rows(svc, sql: str) -> list:
     with svc.engine.connect() as conn:
         return list(conn.execute(text(sql)))
+
+
+# -- the complete archive: waivers, and runs over a red voucher --------------------------
+
+@pytest.fixture
+def live_no_scanner(pg_url, tmp_path):
+    """A live server whose virus scanner cannot run: every item needs a waiver."""
+    from tests.support.clamav import unavailable_scanner_settings
+
+    svc = make_service(pg_url, tmp_path / "store", **{"pyramid_openapi3.enable_response_validation": "false",
+                                                      **unavailable_scanner_settings()})
+    with serve(svc.app.app, threads=N) as url:
+        yield svc, url
+    svc.engine.dispose()
+
+
+def _posted_voucher(svc, number: str) -> dict:
+    from tests.support.journey import approve_claim, post_voucher
+
+    inv = post_invoice(svc, synthetic_xml(f"2499200000007{next(_numbers):07d}")).json
+    claim = approve_claim(svc, create_claim(svc, [inv["id"]]).json["id"])
+    return post_voucher(svc, voucher_report(claim, number=number)).json
+
+
+WAIVE = {"checks": ["GD-4-1", "GD-4-2"], "reason": "病毒扫描程序停用，经批准先行归档"}
+
+
+def test_waivers_of_one_check_at_once_are_recorded_once(live_no_scanner):
+    svc, url = live_no_scanner
+    for n in range(1, ROUNDS + 1):
+        voucher = _posted_voucher(svc, f"{n:04d}")
+        responses = http_race(url, [("POST", "/api/v1/archive/waivers", svc.headers("赵档案"),
+                                     {"voucher_id": voucher["id"], **WAIVE})] * N)
+        result = outcome(responses)
+        assert result[201] == 1 and result[(409, "waiver_already_recorded")] == N - 1, result
+        assert _scalar(svc, "SELECT count(*) FROM archive_check_waivers WHERE voucher_id = :v", v=voucher["id"]) == 2
+        assert _scalar(svc, "SELECT count(*) FROM audit_events WHERE action = 'archive.check_waived' "
+                            "AND object_id = :v", v=str(voucher["id"])) == 2
+        loser = next(r for r in responses if r.status_code == 409).json()["error"]
+        assert "赵档案" in loser["message"] and loser["detail"]["waivers"][0]["reason"] == WAIVE["reason"]
+
+
+def test_a_waiver_racing_archive_runs_never_lets_an_item_in_without_it(live_no_scanner):
+    """The runs either see the waiver (and archive the item, once, with the waiver in
+    its report) or do not (and leave the item blocked): never an item without it."""
+    svc, url = live_no_scanner
+    voucher = _posted_voucher(svc, "0001")
+    run = ("POST", "/api/v1/archive/runs", svc.headers("赵档案"), {"fiscal_year": 2024, "period": 7})
+    waiver = ("POST", "/api/v1/archive/waivers", svc.headers("赵档案"), {"voucher_id": voucher["id"], **WAIVE})
+    responses = http_race(url, [waiver] + [run] * (N - 1))
+    assert outcome(responses) == Counter({201: N}), outcome(responses)
+    for r in responses[1:]:
+        body = r.json()
+        assert [i["voucher_id"] for i in body["archived"]] in ([], [voucher["id"]])
+        if not body["archived"] and body["failed"]:
+            assert body["failed"][0]["code"] == "four_property_check_not_performed"
+    svc.app.post_json("/api/v1/archive/runs", {"fiscal_year": 2024, "period": 7}, headers=svc.headers("赵档案"))
+    [(checks,)] = _rows(svc, "SELECT checks FROM archive_items")
+    assert [w["code"] for w in checks["waivers"]] == ["GD-4-1", "GD-4-2"] and checks["blocking"] == []
+
+
+def test_archive_runs_of_a_period_with_a_red_voucher_at_once(kingdee):
+    from tests.support.journey import prepare_archiving
+
+    rig, url = kingdee
+    svc = rig.service
+    claim = _approved(rig)
+    rig.worker().run_once()
+    blue = svc.app.get(f"/api/v1/claims/{claim['id']}", headers=svc.headers("王审计")).json["voucher"]
+    blue = svc.app.get(f"/api/v1/vouchers/{blue['id']}", headers=svc.headers("王审计")).json
+    svc.app.post_json(f"/api/v1/vouchers/{blue['id']}/reverse", {"reason": "发票开具有误", "date": blue["date"]},
+                      headers=svc.headers("陈审批"), status=202)
+    rig.worker().run_once()
+    prepare_archiving(svc, blue["fiscal_year"], blue["period"])
+    responses = http_race(url, [("POST", "/api/v1/archive/runs", svc.headers("赵档案"),
+                                 {"fiscal_year": blue["fiscal_year"], "period": blue["period"]})] * N)
+    assert outcome(responses) == Counter({201: N}), outcome(responses)
+    archived = [a for r in responses for a in r.json()["archived"]]
+    assert len(archived) == 2 and len({a["voucher_id"] for a in archived}) == 2     # each voucher once
+    rows = _rows(svc, "SELECT a.item_no, v.red_flag FROM archive_items a JOIN vouchers v ON v.id = a.voucher_id "
+                      "ORDER BY a.item_no")
+    assert [(n, bool(red)) for n, red in rows] == [(1, False), (2, True)]            # blue first, no gap
+    red_item = next(a for a in archived if a["red_flag"])
+    assert red_item["reverses"]["archival_code"] == next(a for a in archived if not a["red_flag"])["archival_code"]
+    assert len([p for p in svc.stored_files() if "packages" in p.parts]) == 2

@@ -10,6 +10,7 @@ import webtest
 from invoice_archive.config import configure
 from invoice_archive.db import make_engine, session_factory
 from invoice_archive.services.admin import create_org, create_token
+from tests.support.clamav import scanner_settings
 
 BUYER = {"name": "南京测试买方有限公司", "tax_id": "91320115MA202UKD7X", "fonds_code": "Z001"}
 
@@ -68,6 +69,8 @@ def make_service(db_url: str, store_dir: Path, *, org: dict[str, str] | None = N
     settings = {
         "sqlalchemy.url": db_url,
         "archive.store_url": store_dir.as_uri(),
+        # the real ClamAV with a one-signature database, where installed (tests/support/clamav.py)
+        **scanner_settings(store_dir.parent / "clamav"),
         "pyramid_openapi3.enable_response_validation": "true",
         # as the demo: fully digital invoices are claimable without a tax-platform check
         "verification.reimbursable_verdicts": "valid valid_with_warning unsigned present_not_verifiable",

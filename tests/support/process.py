@@ -12,6 +12,8 @@ from typing import Sequence
 
 import httpx
 
+from tests.support.clamav import scanner_settings
+
 PROJECT = Path(__file__).resolve().parents[2]
 INI = PROJECT / "development.ini"
 
@@ -25,7 +27,13 @@ serve(get_app(sys.argv[1], "main"), host="127.0.0.1", port=int(sys.argv[2]), thr
 
 
 def environment(db_url: str, store_dir: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": db_url, "ARCHIVE_STORE_URL": store_dir.as_uri()}
+    """The ini file's settings with the test's database and store, and the tests' virus
+    scanner (tests/support/clamav.py) where ClamAV is installed."""
+    env = {**os.environ, "DATABASE_URL": db_url, "ARCHIVE_STORE_URL": store_dir.as_uri()}
+    scanner = scanner_settings(store_dir.parent / "clamav")
+    if scanner:
+        env["CLAMAV_DATABASE"] = scanner["archive.clamav_database"]
+    return env
 
 
 def start_server(db_url: str, store_dir: Path, port: int) -> subprocess.Popen:

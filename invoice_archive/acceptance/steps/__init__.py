@@ -12,5 +12,6 @@ from invoice_archive.acceptance.steps.compliance import *  # noqa: F401,F403
 from invoice_archive.acceptance.steps.claims import *  # noqa: F401,F403
 from invoice_archive.acceptance.steps.posting import *  # noqa: F401,F403
 from invoice_archive.acceptance.steps.archive import *  # noqa: F401,F403
+from invoice_archive.acceptance.steps.completeness import *  # noqa: F401,F403
 from invoice_archive.acceptance.steps.audit import *  # noqa: F401,F403
 from invoice_archive.acceptance.steps.journey import *  # noqa: F401,F403

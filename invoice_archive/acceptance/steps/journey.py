@@ -10,7 +10,7 @@ from typing import Any, Callable
 
 from pytest_bdd import given, parsers, then, when
 
-from invoice_archive.acceptance.steps.archive import class_code
+from invoice_archive.acceptance.steps.archive import class_code, run_archive
 from invoice_archive.acceptance.steps.common import Api, refusal
 from invoice_archive.acceptance.words import INVOICE_STATUS_LABELS, label
 from invoice_archive.digests import sha256_hex, sm3_hex
@@ -65,10 +65,12 @@ def invoice_posted(api: Api, ctx: dict, shown: str) -> None:
 
 
 @when(parsers.re(r'档案员"(?P<who>[^"]+)"归档该凭证所在会计期间'))
-def archive(api: Api, ctx: dict, who: str) -> None:
+def archive(api: Api, harness: Any, ctx: dict, who: str, evidence: Callable) -> None:
     v = ctx["voucher"]
-    ctx["run"] = api.post("/api/v1/archive/runs", who, {"fiscal_year": v["fiscal_year"], "period": v["period"]},
-                          expect=201).json
+    ctx.setdefault("vouchers", [v])
+    resp = run_archive(api, harness, ctx, who, v["fiscal_year"], v["period"], evidence)
+    assert resp.status == 201, resp.text[:500]
+    ctx["run"] = resp.json
 
 
 @then("该凭证生成一件档案，档号以全宗号和类别号开头")

@@ -27,7 +27,7 @@ without one those two items are ``not_performed``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from invoice_archive.digests import sha256_hex
@@ -35,7 +35,7 @@ from invoice_archive.digests import sha256_hex
 from .context import PackageContents, VirusScanner, expected_from_item, metadata_code, open_package
 from .context import package_contents, sniff
 from .registry import (AUTHENTICITY, FAIL, INTEGRITY, NOT_PERFORMED, PASS, SECURITY, USABILITY, CheckResult,
-                       FourPropertyReport, run_checks)
+                       FourPropertyReport, Waiver, run_checks)
 
 # Importing the property modules registers their checks, in report order.
 from . import authenticity, integrity, usability, security  # noqa: F401  isort: skip
@@ -48,16 +48,25 @@ from .registry import CHECKS, PROPERTIES, Check, check  # noqa: F401
 
 
 def check_package(bag_zip: bytes, expected: Mapping[str, Any] | None = None, *,
-                  scanner: VirusScanner | None = None) -> FourPropertyReport:
-    """Run every registered four-property check on one archive package."""
+                  scanner: VirusScanner | None = None, waivers: Iterable[Waiver] = ()) -> FourPropertyReport:
+    """Run every registered four-property check on one archive package. ``waivers``
+    (an archivist's, for checks that could not be performed) are attached to the
+    report; the package may be registered only when ``report.registrable``."""
     pkg = open_package(bag_zip, expected or {}, scanner)
     results = run_checks(pkg)
     archival_code = metadata_code(pkg) or (expected or {}).get("archival_code")
-    return FourPropertyReport(archival_code, sha256_hex(bag_zip), results)
+    return FourPropertyReport(archival_code, sha256_hex(bag_zip), results).with_waivers(waivers)
+
+
+def document_number(bag_zip: bytes) -> str | None:
+    """The voucher number (文号, e.g. 记-0001) a package's 记账凭证 records, or None."""
+    return authenticity.document_number_of(open_package(bag_zip, {}))
 
 
 __all__ = [
     "AUTHENTICITY", "FAIL", "INTEGRITY", "NOT_PERFORMED", "PASS", "SECURITY", "USABILITY",
-    "CheckResult", "FourPropertyReport", "PackageContents", "VirusScanner", "check_package", "expected_from_item",
+    "CheckResult", "FourPropertyReport", "PackageContents", "VirusScanner", "Waiver", "check_package",
+    "document_number",
+    "expected_from_item",
     "package_contents", "sniff",
 ]

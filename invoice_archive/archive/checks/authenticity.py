@@ -5,7 +5,10 @@ to be: its fixity information (固化信息: digests, signatures) is valid, its
 metadata is accurate (the 档号 is well-formed and not used twice, file names
 and sizes agree with what the metadata describes), and the archival
 information package itself is regular (说明文件和目录文件, directory structure)
-and unchanged between packaging and archiving. The 档号 format is the one
+and unchanged between packaging and archiving. The metadata's values are held
+against the item metadata's schema (:mod:`.schema`): length, type, range,
+reasonableness and special characters (GD-1-2 to GD-1-6); the storage location
+it records is where the package is kept (GD-1-11). The 档号 format is the one
 DA/T 94-2022 8.7 (docs/archival-codes.md) gives for accounting records:
 ``[全宗号-]类别号-案卷号-件号``.
 """
@@ -14,12 +17,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from typing import Any
 
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
+from ..retention import BY_NAME
 from .context import OPEN_MEDIA, REQUIRED_MANIFESTS, Package, element, metadata_code, metadata_files, sniff
-from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, Outcome, check, outcome
+from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, PASS, Outcome, check, outcome
+from .schema import FIELDS, FILE_NAME_FORBIDDEN, Field, range_problem, special_characters, type_problem, values
 
 PROPERTY = AUTHENTICITY
 
@@ -62,6 +68,165 @@ def gd_1_1_fixity(pkg: Package) -> Outcome:
     return outcome(problems, f"SHA-256 与 SM3 清单及标签清单共 {checked} 项摘要值全部一致")
 
 
+# -- the metadata's values: GD-1-2 to GD-1-6 (the schema is .schema.FIELDS) ---------------------
+
+def _field_values(pkg: Package) -> list[tuple[Field, str, str]]:
+    """Every value of the schema's fields in the metadata, read once for GD-1-2 to GD-1-4."""
+    if "field_values" not in pkg.derived:
+        pkg.derived["field_values"] = [(f, label, value) for f in FIELDS for label, value in values(pkg.metadata, f)]
+    return pkg.derived["field_values"]
+
+
+_EVENT_TIME = next(f for f in FIELDS if f.path == "业务实体/业务行为@行为时间")
+
+
+def _no_metadata(pkg: Package) -> Outcome:
+    return FAIL, f"无法读取元数据：{pkg.metadata_error or '没有元数据'}"
+
+
+@check("GD-1-2", AUTHENTICITY, "元数据项数据长度")
+def gd_1_2_lengths(pkg: Package) -> Outcome:
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    checked = _field_values(pkg)
+    problems = [f"{label} 长 {len(value)} 个字符，超过 {f.max_length}" for f, label, value in checked
+                if len(value) > f.max_length]
+    return outcome(problems, f"{len(checked)} 个元数据值的长度均在规定之内")
+
+
+@check("GD-1-3", AUTHENTICITY, "元数据项数据类型与格式")
+def gd_1_3_types(pkg: Package) -> Outcome:
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    checked = _field_values(pkg)
+    problems = [f"{label}“{value}”{why}" for f, label, value in checked
+                if (why := type_problem(f, value)) is not None]
+    return outcome(problems, f"{len(checked)} 个元数据值的类型与格式正确")
+
+
+@check("GD-1-4", AUTHENTICITY, "元数据项值域")
+def gd_1_4_ranges(pkg: Package) -> Outcome:
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    ranged = [(f, label, value) for f, label, value in _field_values(pkg)
+              if f.domain is not None or f.minimum is not None or f.maximum is not None]
+    problems = [f"{label} {why}" for f, label, value in ranged if (why := range_problem(f, value)) is not None]
+    return outcome(problems, f"{len(ranged)} 个设定值域的元数据值均在值域内")
+
+
+def _text(pkg: Package, path: str) -> str:
+    el = element(pkg.metadata, path)
+    return (el.text or "").strip() if el is not None else ""
+
+
+def _attr(pkg: Package, path: str, name: str) -> str | None:
+    el = element(pkg.metadata, path)
+    if el is None:
+        return None
+    return {xmlsafe.local(k): v for k, v in el.attrib.items()}.get(name)
+
+
+def _date(text: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text or "")
+    except ValueError:
+        return None
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    try:
+        value = dt.datetime.fromisoformat(text or "")
+    except ValueError:
+        return None
+    return value if value.tzinfo is not None else None
+
+
+@check("GD-1-5", AUTHENTICITY, "元数据项数据值合理性")
+def gd_1_5_reasonable(pkg: Package) -> Outcome:
+    """Values that are each well-formed must also agree with one another: the
+    voucher's date lies in its accounting year and month, the 档号's year and
+    volume (the accounting month) are those of the record, the retention date
+    follows from the year and the retention period, nothing is dated after the
+    package was made, preparer and reviewer are two people, and the category's
+    name and code are one category."""
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    problems: list[str] = []
+    year_text, month_text = _text(pkg, "会计年度"), _text(pkg, "会计月份")
+    year = int(year_text) if year_text.isdigit() else None
+    month = int(month_text) if month_text.isdigit() else None
+    date = _date(_text(pkg, "日期"))
+    if date and year and month and (date.year, date.month) != (year, month):
+        problems.append(f"日期 {date} 不在会计期间 {year}年{month}月内")
+    code_year, volume = _attr(pkg, "档号", "年度"), _attr(pkg, "档号", "案卷号")
+    if year and code_year and code_year != str(year):
+        problems.append(f"档号年度 {code_year} 与会计年度 {year} 不符")
+    if month and volume and volume.isdigit() and int(volume) != month:
+        problems.append(f"案卷号 {volume} 与会计月份 {month} 不符（案卷按会计月份组卷）")
+    retention, until = _attr(pkg, "档号", "保管期限"), _text(pkg, "保管期限截止")
+    if retention == "Y" and until:
+        problems.append(f"保管期限为永久，却有保管期限截止日期 {until}")
+    elif retention and re.fullmatch(r"D\d+", retention) and year:
+        want = dt.date(year + int(retention[1:]), 12, 31)
+        if _date(until) is not None and _date(until) != want:
+            problems.append(f"保管期限截止应为 {want}（{year} 年度终了后 {retention[1:]} 年），元数据为 {until}")
+    bagged = _date(pkg.bag_info.get("Bagging-Date"))
+    if bagged is not None:
+        # a day's grace: accounting dates are China's, the bagging date is UTC
+        latest = bagged + dt.timedelta(days=1)
+        if date and date > latest:
+            problems.append(f"日期 {date} 晚于归档日期 {bagged}")
+        for label, value in values(pkg.metadata, _EVENT_TIME):
+            when = _instant(value)
+            if when and when.date() > latest:
+                problems.append(f"{label} {value} 晚于归档日期 {bagged}")
+    prepared, reviewed = _text(pkg, "编制人"), _text(pkg, "审核人")
+    if prepared and reviewed and prepared == reviewed:
+        problems.append(f"编制人与审核人同为 {prepared}：凭证应由他人审核")
+    name, key = _text(pkg, "会计档案类别"), _attr(pkg, "会计档案类别", "代码")
+    if name and key and BY_NAME.get(name) != key:
+        problems.append(f"会计档案类别“{name}”与代码 {key} 不符")
+    return outcome(problems, "日期、会计期间、档号、保管期限与责任者之间相互一致")
+
+
+@check("GD-1-6", AUTHENTICITY, "元数据项数据特殊字符")
+def gd_1_6_special_characters(pkg: Package) -> Outcome:
+    """Every value and attribute of the metadata, whatever its element, is free of
+    the characters .schema.special_characters names (line breaks only where the
+    schema allows several lines); the 档号 and file names also of the characters
+    file systems refuse."""
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    multi_line = {f.path for f in FIELDS if not f.single_line}
+    problems: list[str] = []
+    count = 0
+
+    def judge(path: str, value: str) -> None:
+        nonlocal count
+        count += 1
+        found = special_characters(value, single_line=path not in multi_line)
+        if found:
+            problems.append(f"{path} 含 {'、'.join(found)}")
+
+    def walk(el: Any, path: str) -> None:
+        judge(path or xmlsafe.local(el.tag), (el.text or "").strip())
+        for k, v in el.attrib.items():
+            judge(f"{path}@{xmlsafe.local(k)}", v)
+        for child in el:
+            name = xmlsafe.local(child.tag)
+            walk(child, f"{path}/{name}" if path else name)
+
+    walk(pkg.metadata, "")
+    names = [("档号", metadata_code(pkg) or "")] + [
+        (f"计算机文件名 {f.get('计算机文件名', '')}", f.get("计算机文件名", "").rpartition("/")[2])
+        for f in metadata_files(pkg)]
+    for label, value in names:
+        bad = sorted(set(value) & FILE_NAME_FORBIDDEN)
+        if bad:
+            problems.append(f"{label} 含文件名不允许的字符 {' '.join(bad)}")
+    return outcome(problems, f"{count} 个元数据值均不含特殊字符")
+
+
 @check("GD-1-7", AUTHENTICITY, "档号规范性")
 def gd_1_7_code_format(pkg: Package) -> Outcome:
     expected = pkg.expected.get("archival_code")
@@ -91,10 +256,9 @@ def gd_1_7_code_format(pkg: Package) -> Outcome:
     return outcome(problems, f"档号 {meta_code} 格式规范，与包名及登记信息一致")
 
 
-def _document_number(pkg: Package) -> str | None:
-    if pkg.expected.get("document_number"):
-        return str(pkg.expected["document_number"])
-    for rel, data in pkg.payload.items():
+def document_number_of(pkg: Package) -> str | None:
+    """The voucher number (文号 of a 记账凭证: word-number, e.g. 记-0001) the package's voucher records."""
+    for rel, data in sorted(pkg.payload.items()):
         if rel.endswith(".xml") and "记账凭证" in rel:
             try:
                 root = xmlsafe.parse(data, rel)
@@ -102,18 +266,21 @@ def _document_number(pkg: Package) -> str | None:
                 return None
             word, number = xmlsafe.findtext(root, "VOUCHER_TYPE"), xmlsafe.findtext(root, "VOUCHER_NO")
             if word and number:
-                return f"{word}-{number}"
+                return f"{word.strip()}-{number.strip()}"
     return None
 
 
 @check("GD-1-8", AUTHENTICITY, "档号与文号重复性")
 def gd_1_8_duplicates(pkg: Package) -> Outcome:
+    """Both the 档号 and the voucher number (文号) must be unique: the 档号 among the
+    archive's codes, the voucher number among the vouchers archived in the same
+    fiscal year. Either list missing leaves the item not performed, not half passed."""
     known_codes = pkg.expected.get("known_codes")
     known_numbers = pkg.expected.get("known_document_numbers")
-    if known_codes is None and known_numbers is None:
-        return NOT_PERFORMED, "未提供已登记的档号与文号清单，无法查重"
-    problems, done = [], []
-    if known_codes is not None:
+    problems, done, missing = [], [], []
+    if known_codes is None:
+        missing.append("已登记的档号清单")
+    else:
         archival_code = metadata_code(pkg) or pkg.expected.get("archival_code")
         if archival_code is None:
             problems.append("无法确定本件档号")
@@ -121,15 +288,23 @@ def gd_1_8_duplicates(pkg: Package) -> Outcome:
             problems.append(f"档号 {archival_code} 已被其他档案使用")
         else:
             done.append(f"档号 {archival_code} 未重复")
-    if known_numbers is not None:
-        number = _document_number(pkg)
-        if number is None:
-            problems.append("无法确定本件的凭证号")
-        elif number in set(known_numbers):
-            problems.append(f"凭证号 {number} 已归档，重复归档")
-        else:
-            done.append(f"凭证号 {number} 未重复")
-    return outcome(problems, "；".join(done))
+    number = document_number_of(pkg)
+    want = pkg.expected.get("document_number")
+    if want is not None and number != str(want):
+        problems.append(f"包内记账凭证的凭证号为 {number or '（无）'}，登记为 {want}")
+    if known_numbers is None:
+        missing.append("已归档的凭证号清单")
+    elif number is None:
+        problems.append("无法确定本件的凭证号")
+    elif number in set(known_numbers):
+        problems.append(f"凭证号 {number} 已归档，重复归档")
+    else:
+        done.append(f"凭证号 {number} 未重复")
+    if problems:
+        return outcome(problems, "")
+    if missing:
+        return NOT_PERFORMED, f"未提供{'与'.join(missing)}，无法完整查重" + (f"（{'；'.join(done)}）" if done else "")
+    return PASS, "；".join(done)
 
 
 @check("GD-1-9", AUTHENTICITY, "计算机文件名与元数据一致性")
@@ -183,6 +358,34 @@ def gd_1_10_file_sizes(pkg: Package) -> Outcome:
         if path in sizes and "size" in f and int(f["size"]) != sizes[path]:
             problems.append(f"{path} 大小 {sizes[path]} 字节，登记为 {f['size']}")
     return outcome(problems, f"{len(sizes)} 个文件的大小与格式和元数据一致")
+
+
+@check("GD-1-11", AUTHENTICITY, "元数据与内容数据及存储位置关联")
+def gd_1_11_storage(pkg: Package) -> Outcome:
+    """The metadata is tied to its content: every file it describes is a member of
+    this package, and the storage location it records is where the package is
+    actually kept (the archive store's key, named after the 档号)."""
+    if pkg.metadata is None:
+        return _no_metadata(pkg)
+    problems: list[str] = []
+    for f in metadata_files(pkg):
+        path = f.get("计算机文件名", "")
+        if path not in pkg.infos:
+            problems.append(f"元数据描述的 {path} 不是本包的文件")
+    location = _text(pkg, "存储位置")
+    code = metadata_code(pkg)
+    if not location:
+        problems.append("元数据未记录存储位置")
+    elif code and location.rpartition("/")[2] != f"{code}.zip":
+        problems.append(f"存储位置 {location} 不是以档号 {code} 命名的归档包")
+    actual = pkg.expected.get("package_key")
+    if location and actual is not None and location != actual:
+        problems.append(f"元数据记录的存储位置 {location} 与实际存储位置 {actual} 不符")
+    if problems:
+        return outcome(problems, "")
+    if actual is None:
+        return NOT_PERFORMED, f"未提供实际存储位置，无法与元数据记录的 {location} 核对"
+    return PASS, f"元数据所述文件均在包内，存储位置 {location} 与实际一致"
 
 
 @check("GD-1-12", AUTHENTICITY, "说明文件和目录文件规范性")

@@ -130,6 +130,7 @@ class Package:
     metadata: Any = None                 # parsed root element
     metadata_error: str | None = None
     virus_scan: Any = None               # (files scanned, the scanner's result), once scanned
+    derived: dict[str, Any] = field(default_factory=dict)   # what several checks read, computed once
 
     @property
     def payload(self) -> dict[str, bytes]:

@@ -3,21 +3,26 @@
 DA/T 70-2018 requires at archiving that nothing be missing: the totals agree
 with what was declared (件数, 字节数, 文件数量), every metadata element is
 present and every mandatory one filled in, the numbering (件号) within a
-class/volume is continuous, and the content and its attachments still carry
-their fixity information. The metadata elements are those of DA/T 94-2022
-Appendix A for an accounting record, and DA/T 94-2022 8.4 (docs/standards.md) puts the 记账凭证
-first within each 件.
+class/volume is continuous, the content and its attachments still carry
+their fixity information, the process that made the record is recorded
+(GD-2-5), and the record is within the archive's scope: a category of
+会计档案管理办法 附表1 kept at least as long as it asks (GD-2-9, docs/retention.md).
+The metadata elements are those of DA/T 94-2022 Appendix A for an accounting
+record, and DA/T 94-2022 8.4 (docs/standards.md) puts the 记账凭证 first within
+each 件.
 """
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from invoice_archive.digests import sha256_hex, sm3_hex
-from invoice_archive.formats import xmlsafe
+from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
+from ..retention import CATEGORIES, at_least_minimum
 from .context import REQUIRED_MANIFESTS, Package, element, metadata_files
 from .registry import FAIL, INTEGRITY, NOT_PERFORMED, Outcome, check, listed, outcome
 
@@ -26,14 +31,14 @@ PROPERTY = INTEGRITY
 # DA/T 94 Appendix A elements metadata.item_metadata_xml writes (2-3: present)
 REQUIRED_ELEMENTS = (
     "聚合层次", "来源", "来源/获取方式", "来源/源系统", "全宗名称", "立档单位名称", "档号", "题名", "责任者",
-    "日期", "会计年度", "会计月份", "本位币", "编制人", "审核人", "记账人", "保管期限截止", "计算机文件",
-    "电子签名", "业务实体", "关系实体",
+    "日期", "会计年度", "会计月份", "本位币", "编制人", "审核人", "记账人", "保管期限截止", "会计档案类别",
+    "存储位置", "计算机文件", "电子签名", "业务实体", "关系实体",
 )
 CODE_ATTRIBUTES = ("全宗号", "年度", "保管期限", "类别号", "案卷号", "件号")
 # 2-4: elements that must carry a value (保管期限截止 too unless 保管期限 is Y = 永久)
 REQUIRED_FIELDS = (
     "聚合层次", "来源/获取方式", "来源/源系统", "全宗名称", "立档单位名称", "档号", "题名", "责任者", "日期",
-    "会计年度", "会计月份", "本位币", "编制人",
+    "会计年度", "会计月份", "本位币", "编制人", "会计档案类别", "存储位置",
 )
 FILE_ATTRIBUTES = ("计算机文件名", "计算机文件大小", "格式信息", "SHA256", "SM3")
 
@@ -116,6 +121,73 @@ def gd_2_4_required_fields(pkg: Package) -> Outcome:
     return outcome(problems, f"{len(required)} 个必填著录项均已填写")
 
 
+# -- process history and archive scope --------------------------------------------------------
+
+#: the process a 记账凭证 goes through before it is archived (docs/standards.md, GD-2-5): the
+#: claim's 经办, 审核 and 审批 (财会〔2020〕6号), then posting; a red voucher's: its reversal
+BLUE_PROCESS = ("claim.submitted", "claim.reviewed", "claim.approved", "voucher.posted")
+RED_PROCESS = ("voucher.reversed",)
+
+
+def _voucher_record(pkg: Package) -> Any:
+    for rel, data in sorted(pkg.payload.items()):
+        if rel.endswith(".xml") and "记账凭证" in rel:
+            try:
+                return xmlsafe.parse(data, rel)
+            except InvoiceFormatError:
+                return None
+    return None
+
+
+@check("GD-2-5", INTEGRITY, "过程信息完整性")
+def gd_2_5_process(pkg: Package) -> Outcome:
+    """The metadata's 业务实体 records the record's process, each step with its
+    action, time and person, in order: for a voucher the claim's 经办, 审核 and 审批
+    before it was posted; for a red (reversing) voucher the reversal."""
+    if pkg.metadata is None:
+        return FAIL, pkg.metadata_error or "没有元数据"
+    business = element(pkg.metadata, "业务实体")
+    if business is None:
+        return FAIL, "缺少业务实体"
+    events = []
+    problems = []
+    for n, el in enumerate(xmlsafe.findall(business, "业务行为"), start=1):
+        attrs = {xmlsafe.local(k): v for k, v in el.attrib.items()}
+        action, at, who = attrs.get("行为", "").strip(), attrs.get("行为时间", ""), attrs.get("责任人", "").strip()
+        try:
+            when = dt.datetime.fromisoformat(at)
+        except ValueError:
+            when = None
+        if not action or when is None or when.tzinfo is None or not who:
+            problems.append(f"第 {n} 条业务行为缺少行为、行为时间或责任人")
+            continue
+        events.append((when, action))
+    voucher = _voucher_record(pkg)
+    red = voucher is not None and (xmlsafe.findtext(voucher, "RED_FLAG") or "").strip() == "1"
+    required = RED_PROCESS if red else BLUE_PROCESS
+    times: dict[str, list[dt.datetime]] = {}
+    for when, action in events:
+        times.setdefault(action, []).append(when)
+    missing = [a for a in required if a not in times]
+    if missing:
+        problems.append(f"{'红字冲销凭证' if red else '记账凭证'}的过程信息缺少：{', '.join(missing)}")
+    elif not red:
+        # the last approval before posting, a review before it, a submission before that
+        posted = min(times["voucher.posted"])
+        approved = max((t for t in times["claim.approved"] if t <= posted), default=None)
+        reviewed = max((t for t in times["claim.reviewed"] if approved and t <= approved), default=None)
+        submitted = min((t for t in times["claim.submitted"] if reviewed and t <= reviewed), default=None)
+        if approved is None:
+            problems.append("入账前没有审批记录")
+        elif reviewed is None:
+            problems.append("审批前没有审核记录")
+        elif submitted is None:
+            problems.append("审核前没有经办记录")
+    if voucher is None:
+        problems.append("包内没有可读的记账凭证，无法判断应有的过程")
+    return outcome(problems, f"{len(events)} 条业务行为，{'→'.join(required)} 齐全且有序")
+
+
 @check("GD-2-6", INTEGRITY, "件号连续性", needs_zip=False)
 def gd_2_6_numbering(pkg: Package) -> Outcome:
     sequence = pkg.expected.get("sequence")
@@ -182,6 +254,45 @@ def gd_2_7_content_digests(pkg: Package) -> Outcome:
     if not sources:
         return FAIL, listed(problems)
     return outcome(problems, f"{checked} 项内容摘要值与元数据和登记信息一致")
+
+
+@check("GD-2-9", INTEGRITY, "归档范围")
+def gd_2_9_scope(pkg: Package) -> Outcome:
+    """The record belongs in the accounting archive: its category is one of
+    会计档案管理办法 附表1 (docs/retention.md), its content is what the category
+    says (a 记账凭证 carries its voucher), it is kept at least as long as 附表1
+    asks, and it lies in the period being archived."""
+    if pkg.metadata is None:
+        return FAIL, pkg.metadata_error or "没有元数据"
+    problems = []
+    el = element(pkg.metadata, "会计档案类别")
+    attrs = {xmlsafe.local(k): v for k, v in el.attrib.items()} if el is not None else {}
+    key, name = attrs.get("代码", ""), ((el.text or "").strip() if el is not None else "")
+    category = CATEGORIES.get(key)
+    if category is None:
+        problems.append(f"会计档案类别 {name or key or '（无）'} 不在会计档案管理办法附表1的归档范围内")
+    else:
+        roles = [f.get("角色") for f in metadata_files(pkg)]
+        if key == "voucher" and "voucher" not in roles:
+            problems.append("类别为记账凭证，包内却没有记账凭证")
+        code_el = element(pkg.metadata, "档号")
+        retention = ({xmlsafe.local(k): v for k, v in code_el.attrib.items()}.get("保管期限")
+                     if code_el is not None else None)
+        if retention is None or not at_least_minimum(key, retention):
+            problems.append(f"保管期限 {retention or '（无）'} 短于附表1对{category.name}的要求（{category.minimum_text}）")
+    scope = pkg.expected.get("scope") or {}
+    within = ""
+    for label, want in (("会计年度", scope.get("fiscal_year")), ("会计月份", scope.get("period"))):
+        if want is None:
+            continue
+        got = element(pkg.metadata, label)
+        value = (got.text or "").strip() if got is not None else ""
+        if value != str(want):
+            problems.append(f"{label}为 {value or '（无）'}，不在本次归档的 {want} 内")
+    if scope:
+        within = f"，属于本次归档的 {scope.get('fiscal_year')}年{scope.get('period')}月"
+    return outcome(problems, f"{name}属于会计档案（附表1 第 {category.row if category else '?'} 项）"
+                             f"，保管期限不短于{category.minimum_text if category else ''}{within}")
 
 
 @check("GD-2-11", INTEGRITY, "文件数量相符性")

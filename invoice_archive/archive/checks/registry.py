@@ -19,7 +19,7 @@ themselves or do not read the zip).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .context import Package
@@ -33,20 +33,44 @@ _MAX_LISTED = 5
 
 # -- results -----------------------------------------------------------------------------
 @dataclass(frozen=True)
+class Waiver:
+    """An archivist's recorded decision to register an item although check ``code``
+    could not be performed (docs/archive-waivers.md): who, when and why. A waiver
+    excuses a ``not_performed`` result only, never a failure."""
+
+    code: str          # "GD-4-1"
+    reason: str
+    waived_by: str
+    waived_at: str     # ISO 8601
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason, "waived_by": self.waived_by, "waived_at": self.waived_at}
+
+
+@dataclass(frozen=True)
 class CheckResult:
     code: str          # "GD-1-1"
     property: str      # 真实性 / 完整性 / 可用性 / 安全性
     name: str          # the item's name in DA/T 70
     result: str        # pass / fail / not_performed
     detail: str        # Chinese, for the archivist
+    waiver: Waiver | None = None   # only on a not_performed result
 
     @property
     def passed(self) -> bool:
         return self.result == PASS
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "property": self.property, "name": self.name, "result": self.result,
-                "detail": self.detail}
+    @property
+    def blocking(self) -> bool:
+        """Not performed, and no archivist waived it: the item may not be registered."""
+        return self.result == NOT_PERFORMED and self.waiver is None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "property": self.property, "name": self.name,
+                               "result": self.result, "detail": self.detail}
+        if self.waiver is not None:
+            out["waiver"] = self.waiver.to_dict()
+        return out
 
 
 @dataclass(frozen=True)
@@ -64,9 +88,25 @@ class FourPropertyReport:
         return tuple(c for c in self.checks if c.result == NOT_PERFORMED)
 
     @property
+    def waived(self) -> tuple[CheckResult, ...]:
+        return tuple(c for c in self.checks if c.result == NOT_PERFORMED and c.waiver is not None)
+
+    @property
+    def blocking(self) -> tuple[CheckResult, ...]:
+        """Checks not performed and not waived: each one blocks registration."""
+        return tuple(c for c in self.checks if c.blocking)
+
+    @property
     def passed(self) -> bool:
-        """No check failed (some may not have been performed: see :attr:`complete`)."""
+        """No check failed (some may not have been performed: see :attr:`registrable`
+        and :attr:`complete`)."""
         return not self.failures
+
+    @property
+    def registrable(self) -> bool:
+        """May be registered (DA/T 94 7.5): no check failed, and every check that could
+        not be performed was waived by an archivist."""
+        return not self.failures and not self.blocking
 
     @property
     def complete(self) -> bool:
@@ -79,6 +119,14 @@ class FourPropertyReport:
                 return c
         raise KeyError(code)
 
+    def with_waivers(self, waivers: Iterable[Waiver]) -> FourPropertyReport:
+        """The report with each waiver attached to its check, where that check was not
+        performed (a waiver for a check that ran, passed or failed, changes nothing)."""
+        by_code = {w.code: w for w in waivers}
+        checks = tuple(replace(c, waiver=by_code[c.code]) if c.result == NOT_PERFORMED and c.code in by_code
+                       else c for c in self.checks)
+        return replace(self, checks=checks)
+
     def to_dict(self) -> dict[str, Any]:
         by_property: dict[str, dict[str, int]] = {}
         for c in self.checks:
@@ -86,9 +134,12 @@ class FourPropertyReport:
             counts[c.result] += 1
         return {
             "archival_code": self.archival_code, "package_sha256": self.package_sha256,
-            "passed": self.passed, "complete": self.complete, "summary": by_property,
+            "passed": self.passed, "registrable": self.registrable, "complete": self.complete,
+            "summary": by_property,
             "failures": [c.code for c in self.failures],
             "not_performed": [c.code for c in self.not_performed],
+            "blocking": [c.code for c in self.blocking],
+            "waivers": [c.waiver.to_dict() for c in self.waived if c.waiver is not None],
             "checks": [c.to_dict() for c in self.checks],
         }
 

@@ -18,4 +18,4 @@ def test_every_scenario_outline_example_is_listed_and_every_clause_is_known():
     names = [s.name for s in listed]
     assert len(names) == len(set((s.feature, s.name) for s in listed)), "two scenarios read the same in the report"
     tagged = {t for s in listed for t in s.tags}
-    assert {f"条款:{c.id}" for c in CLAUSES} - tagged <= {"条款:GL79-全部凭证"}, "a clause lost its scenarios"
+    assert {f"条款:{c.id}" for c in CLAUSES} <= tagged, "a clause has no scenario"

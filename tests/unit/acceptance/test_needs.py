@@ -24,7 +24,8 @@ def test_the_demo_runs_what_needs_no_outside_system():
     assert "未接入税务平台" in unmet(needs.tax_platform(), DEMO)
     assert "信任库不含" in unmet(needs.trusts_run_root(), DEMO)
     assert "签名无法验证" in unmet(needs.only_valid_reimbursable(), DEMO)   # said in words, not codes
-    assert "未配置病毒检测" in unmet(needs.virus_scanner(), DEMO)
+    assert "病毒检测无法执行" in unmet(needs.virus_scanner(), DEMO)
+    assert unmet(needs.no_virus_scanner(), DEMO) is None
 
 
 def test_a_strict_deployment_runs_the_strict_scenarios():
@@ -36,6 +37,7 @@ def test_a_strict_deployment_runs_the_strict_scenarios():
     assert unmet(needs.accounting("kingdee", "posted"), STRICT) is None
     assert "过账" in unmet(needs.accounting("kingdee", "saved"), STRICT)
     assert "金蝶" in unmet(needs.accounting("u8", "posted"), STRICT)
+    assert "可以执行" in unmet(needs.no_virus_scanner(), STRICT)
 
 
 def test_the_world_around_a_remote_deployment_is_never_available():

@@ -49,8 +49,13 @@ def metadata(code: str = CODE, **over: Any) -> dict[str, Any]:
         "prepared_by": "张会计", "reviewed_by": "李审核", "posted_by": "王记账", "retention_until": "2054-12-31",
         "signatures": [{"object": "12345678", "verdict": "valid", "verified_at": "2024-07-20T08:00:00+00:00",
                         "verifier": "invoice-archive 0.1.0"}],
-        "events": [{"action": "claim.approved", "at": "2024-07-21T08:00:00+00:00", "actor": "钱经理"}],
+        "events": [{"action": "claim.submitted", "at": "2024-07-20T08:00:00+00:00", "actor": "赵员工"},
+                   {"action": "claim.reviewed", "at": "2024-07-20T09:00:00+00:00", "actor": "李审核"},
+                   {"action": "claim.approved", "at": "2024-07-21T08:00:00+00:00", "actor": "钱经理"},
+                   {"action": "voucher.posted", "at": "2024-07-31T10:00:00+00:00", "actor": "金蝶"}],
         "relations": [{"type": "原始凭证", "target": "044002200111/12345678"}, {"type": "报销单", "target": "BX-2024-0003"}],
+        "category": {"key": "voucher", "name": "记账凭证"},
+        "storage_location": f"packages/{fonds}/2024/{code}.zip",
     }
     m.update(over)
     return m
@@ -89,6 +94,7 @@ def make_bag(code: str = CODE, files: list[PackageFile] | None = None, *,
         "byte_count": sum(e["size"] for e in entries), "package_sha256": sha256_hex(bag),
         "package_sm3": sm3_hex(bag), "known_codes": {"Z001-PZ·2024·D30-0007-0001", "Z001-PZ·2024·D30-0007-0002"},
         "known_document_numbers": {"记-0001", "记-0002"}, "sequence": [1, 2, 3],
+        "package_key": f"packages/Z001/2024/{code}.zip", "scope": {"fiscal_year": 2024, "period": 7},
     }
     return bag, expected
 

@@ -99,6 +99,23 @@ class StoreContract:
         report = audit_fixity(store, expected + [("packages/gone.zip", "0" * 64, 1)])
         assert len(report.ok) == 4 and [r.key for r in report.missing] == ["packages/gone.zip"]
 
+    def test_fixity_audit_with_workers_gives_the_same_report_in_order(self, store):
+        objects = {f"packages/w{n}.zip": bytes([n]) * (3000 * n + 7) for n in range(24)}
+        for key, data in objects.items():
+            store.put(key, data)
+        expected = [(k, hashlib.sha256(d).hexdigest(), len(d)) for k, d in objects.items()]
+        expected[5] = (expected[5][0], "f" * 64, expected[5][2])                 # a changed object
+        expected.insert(9, ("packages/gone.zip", "0" * 64, 1))                   # a lost one
+        seen: list[str] = []
+        one = audit_fixity(store, expected)
+        many = audit_fixity(store, expected, workers=8, progress=lambda key, n: seen.append(key))
+        assert [(r.key, r.status, r.actual_sha256) for r in many.results] == \
+            [(r.key, r.status, r.actual_sha256) for r in one.results]
+        assert seen == [k for k, _, _ in expected]
+        assert [r.key for r in many.mismatched] == [expected[5][0]]
+        assert [r.key for r in many.missing] == ["packages/gone.zip"]
+        assert many.bytes_read == one.bytes_read
+
     def test_concurrent_writers_one_wins(self, store):
         if not self.concurrent_writers_are_safe:
             pytest.skip("this configuration documents a race between HEAD and PUT")

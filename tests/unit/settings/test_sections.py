@@ -141,6 +141,7 @@ BAD = [
     ({"archive.clamav_timeout": "-1"}, "archive.clamav_timeout: '-1' must be a positive number of seconds"),
     ({"archive.retention.voucher": "thirty"}, "archive.retention.voucher: 'thirty' is not a whole number: give a number"),
     ({"archive.retention.vouchers": "30"}, "archive.retention.vouchers: unknown record category 'vouchers'"),
+    ({"archive.retention.voucher": "1"}, "archive.retention.voucher: 1 years is shorter than the 30 years"),
     ({"archive.class_scheme": "pz-{year}"}, "archive.class_scheme: 'pz-{year}'"),
     ({"archive.class_scheme": "PZ·{decade}"}, "archive.class_scheme: 'PZ·{decade}'"),
     ({"taxplatform.posting_purpose": "revoke"}, "taxplatform.posting_purpose: 'revoke' is not a posting purpose"),
@@ -232,3 +233,59 @@ def test_no_module_but_settings_reads_the_raw_settings():
                  for path in sorted((ROOT / "invoice_archive").rglob("*.py")) if path.name != "settings.py"
                  for n, line in enumerate(path.read_text("utf-8").splitlines(), 1) if RAW_READ.search(line)]
     assert offenders == []
+
+
+# -- retention: 会计档案管理办法 附表1 is a minimum (docs/retention.md) ------------------------
+
+SHORTER = [
+    ("voucher", "1", "1 years is shorter than the 30 years 会计档案管理办法 附表1 (row 2) requires for 记账凭证"),
+    ("voucher", "29", "29 years is shorter than the 30 years"),
+    ("original_voucher", "10", "(row 1) requires for 原始凭证"),
+    ("ledger", "15", "(row 3) requires for 总账、明细账、日记账"),
+    ("fixed_asset_card", "4", "4 years is shorter than the 5 years 会计档案管理办法 附表1 (row 6) requires for "
+                              "固定资产卡片 (报废清理后 5 年)"),
+    ("monthly_report", "3", "(row 8) requires for 月度、季度、半年度财务会计报告"),
+    ("annual_report", "100", "100 years is shorter than 永久 (permanent), which 会计档案管理办法 附表1 (row 9)"),
+    ("bank_reconciliation", "5", "(row 10) requires for 银行存款余额调节表"),
+    ("bank_statement", "9", "(row 11) requires for 银行对账单"),
+    ("tax_return", "5", "(row 12) requires for 纳税申报表"),
+    ("transfer_list", "10", "(row 13) requires for 会计档案移交清册"),
+    ("custody_list", "30", "(row 14)"),
+    ("destruction_list", "30", "(row 15)"),
+    ("appraisal_opinion", "30", "(row 16)"),
+]
+
+
+@pytest.mark.parametrize("category, years, message", SHORTER, ids=[f"{c}={y}" for c, y, _ in SHORTER])
+def test_a_retention_shorter_than_the_table_is_refused_at_start_up(category, years, message):
+    with pytest.raises(SettingsError) as info:
+        load({f"archive.retention.{category}": years}, environ={})
+    assert str(info.value).startswith(f"archive.retention.{category}: ")
+    assert message in str(info.value)
+    assert "never shortened" in str(info.value) or "永久" in str(info.value)
+
+
+@pytest.mark.parametrize("category, value, years", [
+    ("voucher", "30", 30), ("voucher", "45", 45), ("voucher", "永久", None), ("annual_report", "permanent", None),
+    ("fixed_asset_card", "5", 5), ("tax_return", "12", 12), ("destruction_list", "Y", None),
+])
+def test_a_retention_as_long_or_longer_is_accepted(category, value, years):
+    s = load({f"archive.retention.{category}": value}, environ={})
+    assert s.archive.retention_years(category) == years
+
+
+def test_every_category_of_the_table_has_its_minimum_by_default():
+    from invoice_archive.archive.retention import CATEGORIES
+
+    s = load({}, environ={})
+    assert [c.row for c in CATEGORIES.values()] == [1, 2, 3, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+    for key, category in CATEGORIES.items():
+        assert s.archive.retention_years(key) == category.minimum
+
+
+def test_the_app_does_not_start_with_a_shortened_retention(tmp_path):
+    from invoice_archive.config import configure
+
+    with pytest.raises(SettingsError, match=r"archive.retention.voucher: 1 years is shorter than the 30 years"):
+        configure({"sqlalchemy.url": f"sqlite:///{tmp_path}/x.sqlite", "archive.store_url": tmp_path.as_uri(),
+                   "archive.retention.voucher": "1"})
