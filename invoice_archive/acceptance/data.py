@@ -51,6 +51,13 @@ class SynthFile:
     def number(self) -> str:
         return str(self.fields["number"])
 
+    @property
+    def written_number(self) -> str:
+        """The number as one finds it among all the deployment's invoices: code + number where
+        there is a code (an 8-digit number alone is not unique across issuers)."""
+        code = self.fields.get("code")
+        return f"{code}{self.number}" if code else self.number
+
 
 class Factory:
     """Synthetic invoices and vouchers for one run."""

@@ -86,8 +86,9 @@ def archived(harness: Any, ctx: dict, evidence: Callable) -> None:
 
 @when(parsers.re(r'审计人员"(?P<who>[^"]+)"按发票号码查找并下载档案包'))
 def auditor_downloads(api: Api, ctx: dict, who: str) -> None:
-    found = api.get("/api/v1/archive/items", who, params={"invoice_number": ctx["file"].number}, expect=200).json
-    assert found["total"] == 1, found
+    found = api.get("/api/v1/archive/items", who, params={"invoice_number": ctx["file"].written_number},
+                    expect=200).json
+    assert found["total"] == 1, f"按发票号码 {ctx['file'].written_number} 应找到 1 件档案，实际 {found['total']} 件"
     ctx["item"] = found["items"][0]
     resp = api.get(f"/api/v1/archive/items/{ctx['item']['id']}/package", who, expect=200)
     ctx["package"] = resp.body
