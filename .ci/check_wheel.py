@@ -35,7 +35,7 @@ print(f"check-wheel: {len(names)} adapter modules import from {site}")
 # acceptance extra (no pytest here) the command says how to get it instead of failing
 from importlib.resources import files  # noqa: E402
 
-features = sorted(p.name for p in files("invoice_archive.features").iterdir() if p.is_dir())
+features = sorted(p.name for p in files("invoice_archive.features").iterdir() if p.is_dir() and p.name != "__pycache__")
 assert {"intake", "journey", "archive"} <= set(features), features
 assert all(any((files("invoice_archive.features") / f).glob("*.feature")) for f in features), features
 assert (files("invoice_archive.acceptance") / "templates" / "report.html.jinja2").is_file()
