@@ -27,11 +27,11 @@ log = logging.getLogger(__name__)
 _DEC = "\x00DEC:"
 
 
-def json_bytes(payload: Any) -> bytes:
-    """UTF-8 JSON with Decimals written as exact JSON numbers with two decimals (never through float)."""
+def json_bytes(payload: Any, places: int = 2) -> bytes:
+    """UTF-8 JSON with Decimals written as exact JSON numbers with ``places`` decimals (never through float)."""
     def mark(value: Any) -> Any:
         if isinstance(value, Decimal):
-            return f"{_DEC}{value:.2f}"
+            return f"{_DEC}{value:.{places}f}"
         raise TypeError(type(value).__name__)
     text = json.dumps(payload, ensure_ascii=False, default=mark)
     return re.sub(r'"\\u0000DEC:(-?\d+\.\d+)"', r"\1", text).encode("utf-8")

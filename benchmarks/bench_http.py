@@ -150,7 +150,7 @@ def round_(processes: int, paths: list[Path], clients: int, threads: int, admin:
     port = _free_port()
     server = subprocess.Popen([CLI, "-c", ini, "serve", "--processes", str(processes), "--threads", str(threads),
                                "--listen", f"127.0.0.1:{port}"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE)
+                              stderr=(tmp / f"serve-{processes}.log").open("wb"))   # never an unread pipe
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -104,9 +104,11 @@ def test_two_service_processes_and_two_workers_share_one_database_and_store(pg_u
             env.pop(name, None)
         cli = [sys.executable, "-c", MAIN, "-c", str(ini)]
         server = subprocess.Popen([*cli, "serve", "--processes", "2", "--threads", "4", "--listen", f"127.0.0.1:{port}"],
-                                  cwd=PROJECT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                  cwd=PROJECT, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=(tmp_path / "serve.log").open("wb"))   # a file: an unread pipe fills up
         workers = [subprocess.Popen([*cli, "worker", "--poll", "0.2"], cwd=PROJECT, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+                                    stdout=subprocess.DEVNULL, stderr=(tmp_path / f"worker{n}.log").open("wb"))
+                   for n in range(2)]
         try:
             _wait(lambda: _healthy(url), what="the service")
             first = _children(server.pid)

@@ -71,6 +71,7 @@ from typing import Any, Callable
 from webob import Request, Response
 
 from invoice_archive_adapters.testing.fakes.base import FakeApp, StoredEntry, StoredVoucher
+from invoice_archive_adapters._http import json_bytes
 from invoice_archive_adapters.kingdee import signing
 
 STUB = r"Kingdee\.BOS\.WebApi\.ServicesStub\.(?P<service>AuthService|DynamicFormService)\.(?P<operation>\w+)"
@@ -102,7 +103,6 @@ MSG_NOT_FOUND, MSG_VALIDATION, MSG_NOT_ALLOWED = 10, 11, 12
 POST_OPERATION, UNPOST_OPERATION = "Post", "UnPost"
 DEFAULT_APP_ID = "229973_" + base64.b64encode(b"fake-k3cloud-gateway-sec").decode()  # 32 chars after "_"
 ENTRY_FIELDS = ("FEXPLANATION", "FACCOUNTID", "FDEBIT", "FCREDIT", "FDETAILID", "FENTRYID", "FENTITY_", "FSEQ")
-_DEC = "\x00DEC:"
 #: the field keys the fake answers in queries (upper case), besides the reference field
 HEAD_FIELDS = frozenset({
     "FVOUCHERID", "FID", "FBILLNO", "FVOUCHERGROUPNO", "FYEAR", "FPERIOD", "FDATE", "FACCOUNTBOOKID.FNUMBER",
@@ -733,10 +733,4 @@ class K3CloudFake(FakeApp):
 
 def _json(payload: Any) -> Response:
     """K/3 Cloud's JSON: amounts as numbers with ten decimals (its decimal(23,10) columns), never via float."""
-    def mark(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return f"{_DEC}{value:.10f}"
-        raise TypeError(type(value).__name__)
-    text = json.dumps(payload, ensure_ascii=False, default=mark)
-    text = re.sub(r'"\\u0000DEC:(-?\d+\.\d+)"', r"\1", text)
-    return Response(text, content_type="application/json", charset="utf-8")
+    return Response(json_bytes(payload, places=10).decode("utf-8"), content_type="application/json", charset="utf-8")
