@@ -31,7 +31,7 @@ def test_archiving_a_period_makes_one_bag_per_voucher(service, tmp_path):
     item = run["archived"][0]
     assert item["retention"] == "D30" and item["retention_until"] == "2054-12-31"
     roles = [m["role"] for m in item["manifest"]]
-    assert roles == ["voucher", "claim", "original", "verification", "metadata"]
+    assert roles == ["voucher", "claim", "original", "verification", "posting_info", "metadata"]
 
     bundle = service.app.get(f"/api/v1/archive/items/{item['id']}/bundle", headers=service.headers("王审计"))
     assert bundle.content_type == "application/zip"
