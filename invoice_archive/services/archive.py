@@ -136,6 +136,12 @@ def _line(value: Any) -> Any:
     return " ".join(value.split()) if isinstance(value, str) else value
 
 
+def _event_text(event: AuditEvent) -> str:
+    """An audit event's details, one line, for an EEP's 行为描述."""
+    details = event.detail or {}
+    return "；".join(f"{k}={v}" for k, v in sorted(details.items()) if v not in (None, "", [], {}))[:500]
+
+
 def _s(value: Any) -> Any:
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
@@ -289,21 +295,44 @@ class ArchiveService:
     def _stored_package(self, item: ArchiveItem) -> bytes:
         return package_bytes(self.store, item)
 
-    def eep(self, item_id: int, signer: Any) -> tuple[ArchiveItem, bytes]:
+    def eep(self, item_id: int, signer: Any, certificate: bytes | None = None, *,
+            modified: bool = False) -> tuple[ArchiveItem, bytes]:
         """The item as a DA/T 48 electronic-record encapsulation, rendered from its
-        package (checked for fixity first) and signed with the bundle key."""
-        from invoice_archive.archive.eep import build_eep
+        package (checked for fixity first) and signed with the bundle key, whose
+        certificate goes into 证书. ``modified``: a 修改型 EEP, the 原始型 kept inside
+        and a layer recording what happened to the item since it was archived."""
+        from invoice_archive.archive.eep import build_eep, build_modified_eep
+        from invoice_archive.bundle.certificate import self_signed_certificate
         from invoice_archive.services.bundles import SigningUnconfigured
 
         item = self.get(item_id)   # a wrong id is a 404 whatever the configuration
         if signer is None:
             raise SigningUnconfigured("签名密钥未配置（bundle.signing_key），暂不能生成 DA/T 48 封装包，请联系管理员。",
                                       code="bundle_signing_unconfigured", status=503)
+        certificate = certificate or self_signed_certificate(signer)
         data = self._stored_package(item)
         org = self.db.get(Organisation, self.org_id)
-        eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer)
-        self.audit.record("archive.eep_downloaded", "archive_item", item.archival_code, sha256=sha256_hex(eep))
+        eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer,
+                        certificate=certificate)
+        if modified:
+            now = utcnow()
+            events = [{"action": e.action, "at": e.at.isoformat(), "actor": _line(e.actor),
+                       "description": _event_text(e), "basis": "DA/T 94-2022（电子会计档案管理）"}
+                      for e in self._events_since_archiving(item)]
+            events.append({"action": "archive.eep_modified", "at": now.isoformat(), "actor": _line(self.actor),
+                           "description": "生成修改型封装包：记录归档后的管理过程", "basis": "DA/T 48-2009（修改型封装）"})
+            eep = build_modified_eep(eep, data, events=events, reason="记录归档后的管理过程（复检、下载、撤销等）",
+                                     unit_name=org.name, unit_code=org.tax_id, created=now, signer=signer,
+                                     certificate=certificate)
+        self.audit.record("archive.eep_downloaded", "archive_item", item.archival_code, sha256=sha256_hex(eep),
+                          type="修改型" if modified else "原始型")
         return item, eep
+
+    def _events_since_archiving(self, item: ArchiveItem) -> list[AuditEvent]:
+        return list(self.db.execute(select(AuditEvent).where(
+            AuditEvent.object_type == "archive_item", AuditEvent.object_id == item.archival_code,
+            AuditEvent.org_id == self.org_id, AuditEvent.action != "archive.archived")
+            .order_by(AuditEvent.id)).scalars())
 
     # -- archiving ---------------------------------------------------------
     def archive_period(self, fiscal_year: int, period: int, *,
