@@ -30,3 +30,8 @@ names = [ADAPTERS] + [m.name for m in pkgutil.walk_packages(package.__path__, AD
 for name in names:   # the test doubles in invoice_archive_adapters.testing too: no pytest needed
     importlib.import_module(name)
 print(f"check-wheel: {len(names)} adapter modules import from {site}")
+
+from invoice_archive.archive.eep import eep_schema  # noqa: E402
+
+eep_schema()   # DA/T 48 Appendix A's schema ships in the wheel (package data) and compiles
+print("check-wheel: the DA/T 48 EEP schema loads from the wheel")

@@ -105,9 +105,18 @@ def validate_eep(eep: bytes) -> list[str]:
     except etree.XMLSyntaxError as exc:
         return [f"不是格式良好的 XML: {exc}"]
     schema = eep_schema()
-    if schema.validate(doc):
-        return []
-    return [f"第 {e.line} 行: {e.message.replace('{' + NAMESPACE + '}', '')}" for e in schema.error_log]
+    problems = [] if schema.validate(doc) else [
+        f"第 {e.line} 行: {e.message.replace('{' + NAMESPACE + '}', '')}" for e in schema.error_log]
+    # libxml2 does not resolve an element's xs:IDREF content (被锁定签名标识符) against the
+    # document's IDs: checked here, as the schema asks
+    ns = f"{{{NAMESPACE}}}"
+    ids = {(el.text or "").strip() for tag in ("文档标识符", "签名标识符", "修改标识符") for el in doc.iter(ns + tag)}
+    ids |= {v for el in doc.iter() for k, v in el.attrib.items() if k in ("文档数据ID", "编码ID", "编码数据ID")}
+    for el in doc.iter(ns + "被锁定签名标识符"):
+        if (el.text or "").strip() not in ids:
+            problems.append(f"第 {el.sourceline} 行: 元素 '被锁定签名标识符': '{(el.text or '').strip()}' "
+                            f"不是本文件中任何 ID（签名标识符）")
+    return problems
 
 
 # -- building --------------------------------------------------------------------------------

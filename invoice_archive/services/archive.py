@@ -45,13 +45,21 @@ DERIVED_ACTIONS = ("voucher.posted", "voucher.reversed")
 # what each action of an item's process rests on (业务实体 依据, docs/metadata.md)
 EVENT_BASIS = {
     "claim.submitted": "财会〔2020〕6号（经办）", "claim.reviewed": "财会〔2020〕6号（审核）",
-    "claim.approved": "财会〔2020〕6号（审批）", "claim.refused": "财会〔2020〕6号（退回）",
+    "claim.approved": "财会〔2020〕6号（审批）", "claim.created": "财会〔2020〕6号（填制报销单）", "claim.refused": "财会〔2020〕6号（退回）",
     "voucher.posted": "会计基础工作规范；财会〔2020〕6号（入账）",
     "voucher.reversed": "会计基础工作规范（红字冲销）",
     "voucher.reversal_requested": "会计基础工作规范（红字冲销）",
     "invoice.received": "财会〔2020〕6号（接收电子会计凭证）",
     "invoice.tax_checked": "财会〔2020〕6号（查验）",
 }
+
+_BASIS_BY_KIND = {"claim": "财会〔2020〕6号", "invoice": "财会〔2020〕6号", "voucher": "会计基础工作规范",
+                  "archive": "DA/T 94-2022"}
+
+
+def event_basis(action: str) -> str:
+    """What an action rests on: its own entry, else its kind's rule."""
+    return EVENT_BASIS.get(action) or _BASIS_BY_KIND.get(action.split(".", 1)[0], "DA/T 94-2022")
 
 
 def signature_metadata(inv: Invoice) -> dict[str, Any]:
@@ -926,7 +934,7 @@ class ArchiveService:
             "organisation_or_subject": CATEGORIES["voucher"].group,
             "signatures": [signature_metadata(inv) for inv in invoices],
             "tax_checks": [self._tax_check_metadata(inv) for inv in invoices],
-            "events": [{**e, "status": "历史行为", "basis": EVENT_BASIS.get(e["action"], "")}
+            "events": [{**e, "status": "历史行为", "basis": event_basis(e["action"])}
                        for e in self._events(voucher, claim, invoices)],
             "relations": relations,
             "category": {"key": "voucher", "name": CATEGORIES["voucher"].name},
