@@ -149,7 +149,7 @@ def eep_verifies(service, ctx, tmp_path) -> None:
     with zipfile.ZipFile(io.BytesIO(package)) as zf:
         payload = {n.split("/data/", 1)[1]: zf.read(n) for n in zf.namelist() if "/data/" in n and not n.endswith("/")}
     ns = f"{{{NAMESPACE}}}"
-    embedded = {e.findtext(f"{ns}反映编码的元数据/{ns}计算机文件名"): base64.b64decode(e.findtext(ns + "编码数据"))
+    embedded = {e.findtext(f"{ns}电子属性/{ns}计算机文件名"): base64.b64decode(e.findtext(ns + "编码数据"))
                 for e in ET.fromstring(ctx["eep"]).iter(ns + "编码")}
     assert embedded == payload
     (tmp_path / "item.eep.xml").write_bytes(ctx["eep"])
@@ -163,6 +163,42 @@ def eep_tamper_caught(ctx, tmp_path) -> None:
     at = eep.index("<封装包创建单位>".encode()) + len("<封装包创建单位>".encode())
     (tmp_path / "item.eep.xml").write_bytes(eep[:at] + b"X" + eep[at + 1:])
     assert main(["verify-eep", str(tmp_path / "item.eep.xml"), "--public-key", str(tmp_path / "key.pem")]) == 1
+
+
+@when(parsers.parse('审计人员"{who}"导出第一件档案的 DA/T 48 封装包'))
+def auditor_exports_eep(service, ctx, who: str) -> None:
+    export_eep(service, ctx, who)
+
+
+@then("封装包通过 DA/T 48 附录A 的模式校验")
+def eep_validates(ctx) -> None:
+    from invoice_archive.archive.eep import validate_eep
+
+    assert validate_eep(ctx["eep"]) == []
+
+
+@then("封装包的证书块中是签名公钥的 X.509 证书")
+def eep_certificate(service, ctx) -> None:
+    from invoice_archive.archive.eep import verify_eep
+
+    key = service.app.get("/api/v1/bundle-key").body
+    checks = {c.code: c for c in verify_eep(ctx["eep"], key)}
+    assert checks["eep_certificate"].result == "pass", checks["eep_certificate"]
+    assert all(c.result == "pass" for c in checks.values()), checks
+
+
+@then("修改型封装包保留原封装包，同样通过模式校验和离线核验")
+def modified_eep(service, ctx) -> None:
+    from invoice_archive.archive.eep import validate_eep, verify_eep
+
+    modified = service.app.get(f"/api/v1/archive/items/{ctx['item']['id']}/eep", params={"type": "modified"},
+                               headers=service.headers("王审计")).body
+    assert "修改型".encode() in modified and "原封装包".encode() in modified
+    assert validate_eep(modified) == []
+    key = service.app.get("/api/v1/bundle-key").body
+    checks = verify_eep(modified, key)
+    assert all(c.result == "pass" for c in checks), [c for c in checks if c.result != "pass"]
+    assert "eep_original_signature" in {c.code for c in checks}
 
 
 # -- an interrupted run ---------------------------------------------------------------
