@@ -513,7 +513,6 @@ def verify_eep(eep: bytes, public_key_pem: bytes | None = None) -> list[EepCheck
     blocks = list(root.iter(ns + "电子签名块"))   # document order: innermost layer first
     if len(signed_objects) != len(layers) or len(blocks) != len(layers):
         return checks + [EepCheck("eep_structure", "fail", "被签名对象与电子签名块的层次不对应")]
-    outer_key = None
     for depth, (start, end, b_start, b_end) in enumerate(layers):
         block = blocks[len(layers) - 1 - depth]
         signature = block.find(ns + "电子签名")
@@ -526,7 +525,6 @@ def verify_eep(eep: bytes, public_key_pem: bytes | None = None) -> list[EepCheck
         check = _signature_check(signature, ns, eep[start:end], key, code)
         checks.append(EepCheck(check.code, check.result, check.detail + suffix))
         if depth == 0:
-            outer_key = key
             lock = root.find(ns + "锁定签名")
             lock_check = _signature_check(lock, ns, eep[start:b_end], key, "eep_lock_signature")
             if lock is not None and signature is not None and lock_check.result == "pass":
@@ -534,7 +532,6 @@ def verify_eep(eep: bytes, public_key_pem: bytes | None = None) -> list[EepCheck
                 if target != (signature.findtext(ns + "签名标识符") or "").strip():
                     lock_check = EepCheck("eep_lock_signature", "fail", f"被锁定签名标识符 {target} 不是本封装包的电子签名")
             checks.append(lock_check)
-    del outer_key
     data_by_id = {}
     for data_el in root.iter(ns + "编码数据"):
         if (data_el.text or "").strip():
