@@ -43,3 +43,8 @@ from invoice_archive.cli import main  # noqa: E402
 
 assert main(["acceptance", "--url", "http://127.0.0.1:9", "--token-file", "/nonexistent"]) == 2
 print(f"check-wheel: acceptance features {', '.join(features)} and the report template are in the wheel")
+
+from invoice_archive.archive.eep import eep_schema  # noqa: E402
+
+eep_schema()   # DA/T 48 Appendix A's schema ships in the wheel (package data) and compiles
+print("check-wheel: the DA/T 48 EEP schema loads from the wheel")

@@ -18,7 +18,8 @@ consumer takes its section::
     verification  verification.trust_store, verification.reimbursable_verdicts,
                   verification.allowed_verdicts, verification.unsigned_requires_tax_check
     intake        intake.max_upload_bytes
-    bundle        bundle.signing_algorithm, bundle.signing_key, bundle.signing_key_generate
+    bundle        bundle.signing_algorithm, bundle.signing_key, bundle.signing_key_generate,
+                  bundle.certificate
     taxplatform   taxplatform.backend, taxplatform.url, taxplatform.posting_purpose,
                   taxplatform.max_age_days, and the adapter's own taxplatform.* options
     rules         rules.category.<name>.*
@@ -59,6 +60,7 @@ ENVIRON = {
     "intake.max_upload_bytes": "MAX_UPLOAD_BYTES",
     "bundle.signing_algorithm": "BUNDLE_SIGNING_ALGORITHM",
     "bundle.signing_key": "BUNDLE_SIGNING_KEY",
+    "bundle.certificate": "BUNDLE_CERTIFICATE",
     "taxplatform.backend": "TAXPLATFORM_BACKEND",
     "taxplatform.url": "TAXPLATFORM_URL",
     "archive.clamav_database": "CLAMAV_DATABASE",
@@ -179,6 +181,9 @@ class BundleSettings:
     signing_algorithm: str                     # one of invoice_archive.bundle.ALGORITHMS
     signing_key: Path | None                   # the PEM private key; None = bundles are not signed
     signing_key_generate: bool = False         # development only: generate a missing key file
+    #: the key's X.509 certificate (PEM or DER file) from the operator's CA, carried in an
+    #: EEP's 证书; None = a self-signed one is made at start-up (bundle/certificate.py)
+    certificate: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -473,8 +478,12 @@ def _bundle(settings: Mapping[str, Any]) -> BundleSettings:
     if algorithm not in ALGORITHMS:
         raise SettingsError("bundle.signing_algorithm", f"{algorithm!r} 不支持（可选: {', '.join(ALGORITHMS)}）")
     key = _text(settings, "bundle.signing_key")
+    certificate = _text(settings, "bundle.certificate")
+    if certificate and not key:
+        raise SettingsError("bundle.certificate", "a certificate needs its key: set bundle.signing_key too")
     return BundleSettings(signing_algorithm=algorithm, signing_key=Path(key) if key else None,
-                          signing_key_generate=_bool(settings, "bundle.signing_key_generate", False))
+                          signing_key_generate=_bool(settings, "bundle.signing_key_generate", False),
+                          certificate=Path(certificate) if certificate else None)
 
 
 def _taxplatform(settings: Mapping[str, Any]) -> TaxPlatformSettings:

@@ -71,6 +71,8 @@ CLAUSES: tuple[Clause, ...] = (
            "docs/standards.md"),
     Clause("DAT48-签名", "DA/T 48-2009", "电子签名块、锁定签名", "封装包经签名并锁定，离线核验，改动一个字节即被发现",
            "docs/standards.md"),
+    Clause("DAT48-模式", "DA/T 48-2009", "附录A 封装包模式", "封装包通过附录A 的 XML 模式校验；证书块是签名公钥的 X.509 证书；"
+           "修改型封装包保留原封装包", "docs/standards.md"),
 )
 
 BY_ID: Mapping[str, Clause] = {c.id: c for c in CLAUSES}

@@ -65,7 +65,8 @@ def claim_xml(c: Mapping[str, Any]) -> bytes:
 
 
 def item_metadata_xml(m: Mapping[str, Any], files: Iterable[Mapping[str, Any]]) -> bytes:
-    """DA/T 94 Appendix A metadata of one item (件)."""
+    """DA/T 94 Appendix A metadata of one item (件): every element is listed, with
+    the standard's name and where its value comes from, in docs/metadata.md."""
     root = ET.Element("电子会计档案元数据")
     _add(root, "聚合层次", "件")
     src = _add(root, "来源")
@@ -77,27 +78,64 @@ def item_metadata_xml(m: Mapping[str, Any], files: Iterable[Mapping[str, Any]]) 
     for tag, key in (("全宗号", "fonds"), ("年度", "fiscal_year"), ("保管期限", "retention"),
                      ("类别号", "class_code"), ("案卷号", "volume"), ("件号", "item")):
         code.set(tag, str(m[key]))
+    if m.get("organisation_or_subject"):
+        # 机构或问题: the 会计资料形式 the class code stands for (docs/metadata.md)
+        code.set("机构或问题", str(m["organisation_or_subject"]))
     for tag, key in (("题名", "title"), ("责任者", "org_name"), ("日期", "date"), ("会计年度", "fiscal_year"),
                      ("会计月份", "period"), ("本位币", "currency"), ("编制人", "prepared_by"),
-                     ("审核人", "reviewed_by"), ("记账人", "posted_by"), ("保管期限截止", "retention_until")):
+                     ("编制日期", "prepared_on"), ("审核人", "reviewed_by"), ("审核日期", "reviewed_on"),
+                     ("记账人", "posted_by"), ("保管期限截止", "retention_until")):
+        if tag in ("编制日期", "审核日期") and key not in m:
+            continue
         _add(root, tag, m.get(key))
     # the record's category in 会计档案管理办法 附表1 (DA/T 70 GD-2-9: within the archive's scope)
     category = m.get("category") or {}
     _add(root, "会计档案类别", category.get("name"), 代码=str(category.get("key") or ""))
     # where the package is kept (DA/T 70 GD-1-11: the metadata's storage location is the real one)
     _add(root, "存储位置", m.get("storage_location"))
+    access = m.get("access")
+    if access is not None:
+        rights = _add(root, "权限管理")
+        _add(rights, "控制标识", access.get("control"))
+        for grant in access.get("grants", []):
+            _add(rights, "授权", None, 授权对象=grant["to"], 授权行为=grant["action"])
     files_el = _add(root, "计算机文件")
     for f in files:
         _add(files_el, "文件", None, 计算机文件名=f["path"], 计算机文件大小=str(f["size"]),
              格式信息=f["media_type"], 角色=f["role"], SHA256=f["sha256"], SM3=f["sm3"])
     sigs = _add(root, "电子签名")
     for s in m.get("signatures", []):
-        _add(sigs, "签名", None, 对象=s["object"], 结果=s["verdict"], 校验时间=s.get("verified_at") or "",
-             校验程序=s.get("verifier") or "")
+        attrs = {"对象": s["object"], "结果": s["verdict"], "校验时间": s.get("verified_at") or "",
+                 "校验程序": s.get("verifier") or ""}
+        # the signature itself, as the verifier read it (empty for an unsigned invoice)
+        for tag, key in (("签名规则", "rule"), ("签名时间", "signed_at"), ("签名人", "signer"),
+                         ("证书", "certificate"), ("证书颁发者", "issuer"), ("签名算法", "algorithm")):
+            if key in s:
+                attrs[tag] = s.get(key) or ""
+        _add(sigs, "签名", None, **attrs)
+    if "tax_checks" in m:
+        # the tax platform's 查验 answer for each original (财会〔2020〕6号; docs/tax-platform.md)
+        checks = _add(root, "税务查验")
+        for t in m["tax_checks"]:
+            _add(checks, "查验", None, 对象=t["object"], 状态=t["status"], 查验时间=t.get("checked_at") or "",
+                 来源=t.get("source") or "", 差异=t.get("discrepancies") or "")
+    if m.get("four_property") is not None:
+        fp = m["four_property"]
+        result = _add(root, "四性检测", None, 检测时间=fp["checked_at"], 结论=fp["conclusion"],
+                      依据="DA/T 70-2018")
+        for c in fp["checks"]:
+            _add(result, "检测项", None, 代码=c["code"], 性质=c["property"], 名称=c["name"], 结果=c["result"])
+        for w in fp.get("waivers", []):
+            _add(result, "豁免", None, 代码=w["code"], 豁免人=w["waived_by"], 豁免时间=w["waived_at"],
+                 理由=w["reason"])
     business = _add(root, "业务实体")
     for ev in m.get("events", []):
-        _add(business, "业务行为", None, 行为=ev["action"], 行为时间=ev["at"], 责任人=ev["actor"],
-             描述=ev.get("description") or "")
+        attrs = {"行为": ev["action"], "行为时间": ev["at"], "责任人": ev["actor"],
+                 "描述": ev.get("description") or ""}
+        if "status" in ev:
+            attrs["状态"] = ev["status"]
+            attrs["依据"] = ev.get("basis") or ""
+        _add(business, "业务行为", None, **attrs)
     rel = _add(root, "关系实体")
     for r in m.get("relations", []):
         attrs = {"类型": r["type"], "对象": r["target"]}
@@ -105,3 +143,16 @@ def item_metadata_xml(m: Mapping[str, Any], files: Iterable[Mapping[str, Any]]) 
             attrs["档号"] = r["archival_code"]
         _add(rel, "关系", None, **attrs)
     return _dump(root)
+
+
+def four_property_summary(report: Any, checked_at: Any) -> dict[str, Any]:
+    """What the item's metadata records of a four-property report (四性检测, DA/T 94
+    7.5 and E.1.4c): when, the conclusion, and each DA/T 70 item's result and waiver."""
+    data = report.to_dict()
+    conclusion = ("通过" if data["complete"] else "通过（部分检测项经豁免）" if data["registrable"]
+                  else "未通过")
+    return {"checked_at": checked_at.isoformat() if hasattr(checked_at, "isoformat") else str(checked_at),
+            "conclusion": conclusion,
+            "checks": [{"code": c["code"], "property": c["property"], "name": c["name"], "result": c["result"]}
+                       for c in data["checks"]],
+            "waivers": list(data["waivers"])}

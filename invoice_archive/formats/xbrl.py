@@ -4,10 +4,16 @@ Taxonomy (by the prefix of the facts): ``inv`` (增值税电子发票 / 数电�
 ``rai`` (铁路电子客票), ``bker`` (银行电子回单), ``bkrs`` (银行电子对账单).
 Add a reader to :data:`READERS` for another taxonomy (air itineraries,
 财政电子票据 ...).
+
+:func:`read_posting_info` reads the receiving side's 入账信息结构化数据文件 (the
+posting information ``archive/posting_info.py`` writes into each archive
+package; docs/formats.md).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from . import normalize as norm
 from .merge import Draft
@@ -257,3 +263,69 @@ READERS: dict[str, Callable[[Element, str], Draft]] = {
     "bker": _bker,
     "bkrs": _bkrs,
 }
+
+
+# -- the receiver's posting information (入账信息结构化数据文件) ------------------------------
+
+@dataclass(frozen=True)
+class PostingEntry:
+    direction: str                  # 借 / 贷
+    account_code: str
+    account_name: str | None
+    amount: Decimal | None
+
+
+@dataclass(frozen=True)
+class PostingInfo:
+    """What a posting-information file says: the invoice (as the taxonomy's reader
+    reads it), the accounting entity, whether it was checked (查验) and booked, and
+    the journal voucher it was posted with."""
+
+    taxonomy: str
+    invoice: Draft
+    entity_name: str | None
+    entity_credit_code: str | None
+    checked: bool | None
+    booked: bool | None
+    voucher_number: str | None
+    posting_date: object | None     # datetime.date
+    accounting_period: str | None   # YYYYMM
+    summary: str | None
+    entries: tuple[PostingEntry, ...] = field(default_factory=tuple)
+
+
+def _flag(value: str | None) -> bool | None:
+    text = (value or "").strip().lower()
+    return True if text in ("true", "1", "是", "y") else False if text in ("false", "0", "否", "n") else None
+
+
+def read_posting_info(root: Element) -> PostingInfo | None:
+    """The posting information of an ``xbrl`` root, or None when it carries none
+    (no ``InformationOfAccountingDocumentsTuple``: an issuer's file)."""
+    name = taxonomy(root)
+    if name is None:
+        return None
+    documents = [item for item in root
+                 if local(item.tag) == "InformationOfAccountingDocumentsTuple" and _taxonomy_of(item) == name]
+    if not documents:
+        return None
+    f = _facts(root, name)
+    document = documents[0]
+    facts = {local(c.tag): text_of(c) or "" for c in document if not len(c)}
+    entries = []
+    for entry in document:
+        if local(entry.tag) != "InformationOfDebitAndCreditEntryTuple":
+            continue
+        e = {local(c.tag): text_of(c) or "" for c in entry}
+        entries.append(PostingEntry(direction=norm.text(e.get("DebitOrCredit")) or "",
+                                    account_code=norm.ident(e.get("CodeOfGeneralLedgerSubject"), upper=False) or "",
+                                    account_name=norm.text(e.get("NameOfGeneralLedgerSubject")),
+                                    amount=norm.money(e.get("RecordedAmount"), "入账金额")))
+    return PostingInfo(
+        taxonomy=name, invoice=READERS[name](root, name), entity_name=norm.text(f.get("NameOfAccountingEntity")),
+        entity_credit_code=norm.ident(f.get("UnifiedSocialCreditCodeOfAccountingEntity")),
+        checked=_flag(f.get("WhetherEinvoiceHasBeenChecked")), booked=_flag(f.get("WhetherEinvoiceHasBeenBooked")),
+        voucher_number=norm.text(facts.get("NumberOfAccountingDocuments")),
+        posting_date=norm.date(facts.get("PostingDate")),
+        accounting_period=norm.ident(facts.get("AccountingPeriod")),
+        summary=norm.text(facts.get("SummaryOfAccountingDocuments")), entries=tuple(entries))

@@ -18,7 +18,8 @@ from invoice_archive.archive.codes import (
     voucher_class_code,
 )
 from invoice_archive.archive.transfer import TransferItem, build_transfer
-from invoice_archive.archive.metadata import claim_xml, item_metadata_xml, voucher_xml
+from invoice_archive.archive.metadata import claim_xml, four_property_summary, item_metadata_xml, voucher_xml
+from invoice_archive.archive.posting_info import posting_info_xml
 from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
 from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.db import utcnow
@@ -41,6 +42,60 @@ EXT_MEDIA = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "applica
 SIGNOFF_ACTIONS = {"经办": "claim.submitted", "审核": "claim.reviewed", "审批": "claim.approved", "退回": "claim.refused"}
 # actions the item's process takes from the records (sign-offs, voucher rows), not from the audit log
 DERIVED_ACTIONS = ("voucher.posted", "voucher.reversed")
+# what each action of an item's process rests on (业务实体 依据, docs/metadata.md)
+EVENT_BASIS = {
+    "claim.submitted": "财会〔2020〕6号（经办）", "claim.reviewed": "财会〔2020〕6号（审核）",
+    "claim.approved": "财会〔2020〕6号（审批）", "claim.created": "财会〔2020〕6号（填制报销单）", "claim.refused": "财会〔2020〕6号（退回）",
+    "voucher.posted": "会计基础工作规范；财会〔2020〕6号（入账）",
+    "voucher.reversed": "会计基础工作规范（红字冲销）",
+    "voucher.reversal_requested": "会计基础工作规范（红字冲销）",
+    "invoice.received": "财会〔2020〕6号（接收电子会计凭证）",
+    "invoice.tax_checked": "财会〔2020〕6号（查验）",
+}
+
+_BASIS_BY_KIND = {"claim": "财会〔2020〕6号", "invoice": "财会〔2020〕6号", "voucher": "会计基础工作规范",
+                  "archive": "DA/T 94-2022"}
+
+
+def event_basis(action: str) -> str:
+    """What an action rests on: its own entry, else its kind's rule."""
+    return EVENT_BASIS.get(action) or _BASIS_BY_KIND.get(action.split(".", 1)[0], "DA/T 94-2022")
+
+
+def signature_metadata(inv: Invoice) -> dict[str, Any]:
+    """An original's electronic signature as the item's metadata records it: the
+    verdict and who checked it, and the signature as the verifier read it (rule,
+    time, signer, certificate, issuer, algorithm); empty for an unsigned invoice."""
+    report = inv.verification or {}
+    sig = next(iter(report.get("signatures") or []), None) or {}
+    cert = sig.get("signer_certificate") or sig.get("seal_certificate") or {}
+    version = sig.get("version")
+    return {"object": inv.number or inv.business_key, "verdict": inv.verdict,
+            "verified_at": report.get("verified_at"), "verifier": report.get("verifier_version"),
+            "rule": SIGNATURE_RULES.get(version or "", version or ""),
+            "signed_at": sig.get("signing_time") or "", "signer": cert.get("subject_cn") or cert.get("subject") or "",
+            "certificate": (f"SHA-256:{cert['sha256']} 序列号:{cert.get('serial') or ''}" if cert.get("sha256") else ""),
+            "issuer": cert.get("issuer_cn") or cert.get("issuer") or "",
+            "algorithm": sig.get("signature_method") or cert.get("signature_algorithm") or ""}
+
+
+SIGNATURE_RULES = {
+    "v1": "GM/T 0031 电子印章 v1", "v4": "GM/T 0031 电子印章 v4", "v5": "GB/T 38540 电子印章",
+    "gbt35275": "GB/T 35275 SM2 签名数据", "pkcs7": "PDF 签名（PKCS #7 / CMS）",
+}
+
+
+def archive_access() -> dict[str, Any]:
+    """权限管理: who may read the archived item, from the roles' permissions (docs/roles.md)."""
+    from invoice_archive.security import ROLE_PERMISSIONS, Permissions
+
+    names = {"auditor": "审计人员", "archivist": "档案管理员"}
+    grants = []
+    for role, perms in sorted(ROLE_PERMISSIONS.items()):
+        for perm, action in ((Permissions.ARCHIVE_READ, "查阅"), (Permissions.ARCHIVE_DOWNLOAD, "下载")):
+            if perm in perms:
+                grants.append({"to": names.get(str(role), str(role)), "action": action})
+    return {"control": "内部", "grants": grants}
 
 
 class FourPropertyFailure(Exception):
@@ -87,6 +142,12 @@ def _line(value: Any) -> Any:
     """A one-line metadata value: line breaks and tabs typed into a title or a name are
     layout, not content (DA/T 70 GD-1-6 refuses them in one-line values)."""
     return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _event_text(event: AuditEvent) -> str:
+    """An audit event's details, one line, for an EEP's 行为描述."""
+    details = event.detail or {}
+    return "；".join(f"{k}={v}" for k, v in sorted(details.items()) if v not in (None, "", [], {}))[:500]
 
 
 def _s(value: Any) -> Any:
@@ -242,21 +303,44 @@ class ArchiveService:
     def _stored_package(self, item: ArchiveItem) -> bytes:
         return package_bytes(self.store, item)
 
-    def eep(self, item_id: int, signer: Any) -> tuple[ArchiveItem, bytes]:
+    def eep(self, item_id: int, signer: Any, certificate: bytes | None = None, *,
+            modified: bool = False) -> tuple[ArchiveItem, bytes]:
         """The item as a DA/T 48 electronic-record encapsulation, rendered from its
-        package (checked for fixity first) and signed with the bundle key."""
-        from invoice_archive.archive.eep import build_eep
+        package (checked for fixity first) and signed with the bundle key, whose
+        certificate goes into 证书. ``modified``: a 修改型 EEP, the 原始型 kept inside
+        and a layer recording what happened to the item since it was archived."""
+        from invoice_archive.archive.eep import build_eep, build_modified_eep
+        from invoice_archive.bundle.certificate import self_signed_certificate
         from invoice_archive.services.bundles import SigningUnconfigured
 
         item = self.get(item_id)   # a wrong id is a 404 whatever the configuration
         if signer is None:
             raise SigningUnconfigured("签名密钥未配置（bundle.signing_key），暂不能生成 DA/T 48 封装包，请联系管理员。",
                                       code="bundle_signing_unconfigured", status=503)
+        certificate = certificate or self_signed_certificate(signer)
         data = self._stored_package(item)
         org = self.db.get(Organisation, self.org_id)
-        eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer)
-        self.audit.record("archive.eep_downloaded", "archive_item", item.archival_code, sha256=sha256_hex(eep))
+        eep = build_eep(data, unit_name=org.name, unit_code=org.tax_id, created=item.archived_at, signer=signer,
+                        certificate=certificate)
+        if modified:
+            now = utcnow()
+            events = [{"action": e.action, "at": e.at.isoformat(), "actor": _line(e.actor),
+                       "description": _event_text(e), "basis": "DA/T 94-2022（电子会计档案管理）"}
+                      for e in self._events_since_archiving(item)]
+            events.append({"action": "archive.eep_modified", "at": now.isoformat(), "actor": _line(self.actor),
+                           "description": "生成修改型封装包：记录归档后的管理过程", "basis": "DA/T 48-2009（修改型封装）"})
+            eep = build_modified_eep(eep, data, events=events, reason="记录归档后的管理过程（复检、下载、撤销等）",
+                                     unit_name=org.name, unit_code=org.tax_id, created=now, signer=signer,
+                                     certificate=certificate)
+        self.audit.record("archive.eep_downloaded", "archive_item", item.archival_code, sha256=sha256_hex(eep),
+                          type="修改型" if modified else "原始型")
         return item, eep
+
+    def _events_since_archiving(self, item: ArchiveItem) -> list[AuditEvent]:
+        return list(self.db.execute(select(AuditEvent).where(
+            AuditEvent.object_type == "archive_item", AuditEvent.object_id == item.archival_code,
+            AuditEvent.org_id == self.org_id, AuditEvent.action != "archive.archived")
+            .order_by(AuditEvent.id)).scalars())
 
     # -- archiving ---------------------------------------------------------
     def archive_period(self, fiscal_year: int, period: int, *,
@@ -597,26 +681,36 @@ class ArchiveService:
         claim: Claim = voucher.claim
         invoices = self._originals(voucher)
 
-        files = self._package_files(str(code), voucher, claim, invoices)
+        files = self._package_files(str(code), voucher, claim, invoices, org)
         metadata = self._metadata(org, code, voucher, claim, invoices, years, key)
-        # the metadata describes every payload file before it, so it is built last
-        described = [ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type, size=len(f.data),
-                                   sha256=sha256_hex(f.data), sm3=sm3_hex(f.data)).as_dict() for f in files]
-        files.append(PackageFile(f"{code}-metadata.xml", item_metadata_xml(metadata, described),
-                                 "metadata", "application/xml"))
         description = (f"红字冲销凭证 {voucher.display_number}（冲销 {voucher.reverses.display_number}）"
                        if voucher.red_flag else f"记账凭证 {voucher.display_number} 及其原始凭证")
-        bag, manifest = build_bag(str(code), files, {
-            "Source-Organization": org.name,
-            "External-Identifier": str(code),
-            "External-Description": description,
-            "Bag-Group-Identifier": class_code,
-        }, now)
-        manifest_dicts = [m.as_dict() for m in manifest]
-        report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key), scanner=self.scanner,
-                               waivers=waivers)
-        if not report.registrable:
-            raise FourPropertyFailure(voucher, report)
+
+        def sealed(meta: dict[str, Any]) -> tuple[bytes, list[ManifestEntry]]:
+            # the metadata describes every payload file before it, so it is built last
+            described = [ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type,
+                                       size=len(f.data), sha256=sha256_hex(f.data), sm3=sm3_hex(f.data)).as_dict()
+                         for f in files]
+            return build_bag(str(code), [*files, PackageFile(f"{code}-metadata.xml", item_metadata_xml(meta, described),
+                                                             "metadata", "application/xml")], {
+                "Source-Organization": org.name,
+                "External-Identifier": str(code),
+                "External-Description": description,
+                "Bag-Group-Identifier": class_code,
+            }, now)
+
+        # the four-property check of the package as assembled; its result goes into the
+        # item's metadata (DA/T 94 7.5, E.1.4c), and the package that carries it is checked
+        # again before it is registered (docs/metadata.md)
+        for final in (False, True):
+            bag, manifest = sealed(metadata)
+            manifest_dicts = [m.as_dict() for m in manifest]
+            report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key),
+                                   scanner=self.scanner, waivers=waivers)
+            if not report.registrable:
+                raise FourPropertyFailure(voucher, report)
+            if not final:
+                metadata["four_property"] = four_property_summary(report, utcnow())
         try:
             self.store.put(key, bag)
         except OSError as exc:
@@ -755,7 +849,8 @@ class ArchiveService:
         red voucher (they are in the item of the voucher it reverses)."""
         return [] if voucher.red_flag else [line.invoice for line in voucher.claim.lines]
 
-    def _package_files(self, code: str, voucher: Voucher, claim: Claim, invoices: list[Invoice]) -> list[PackageFile]:
+    def _package_files(self, code: str, voucher: Voucher, claim: Claim, invoices: list[Invoice],
+                       org: Organisation) -> list[PackageFile]:
         files = [
             PackageFile(f"{code}-01-记账凭证.xml", voucher_xml(self.voucher_dict(voucher)), "voucher", "application/xml"),
             PackageFile(f"{code}-02-报销单.xml", claim_xml(self.claim_dict(claim)), "claim", "application/xml"),
@@ -766,7 +861,23 @@ class ArchiveService:
                                      EXT_MEDIA[inv.source_format]))
             report = json.dumps(inv.verification, ensure_ascii=False, indent=2, sort_keys=True).encode("utf-8")
             files.append(PackageFile(f"{code}-04-验签报告-{n:02d}.json", report, "verification", "application/json"))
+        for n, inv in enumerate(invoices, start=1):
+            # the receiver's 入账信息结构化数据文件 of each original (docs/formats.md)
+            files.append(PackageFile(f"{code}-05-入账信息-{n:02d}.xml", self._posting_info(inv, voucher, org),
+                                     "posting_info", "application/xml"))
         return files
+
+    def _posting_info(self, inv: Invoice, voucher: Voucher, org: Organisation) -> bytes:
+        return posting_info_xml(
+            {"kind": inv.kind, "code": inv.code, "number": inv.number, "issue_date": _s(inv.issue_date),
+             "total": _s(inv.total), "seller_name": inv.seller_name, "seller_tax_id": inv.seller_tax_id,
+             "buyer_name": inv.buyer_name, "buyer_tax_id": inv.buyer_tax_id, "checked": inv.tax_status == "normal"},
+            {"name": org.name, "credit_code": org.tax_id},
+            {"number": voucher.display_number, "date": voucher.date.isoformat(), "fiscal_year": voucher.fiscal_year,
+             "period": voucher.period, "summary": voucher.claim.title,
+             "entries": [{"direction": "借" if e.debit else "贷", "account_code": e.account_code,
+                          "account_name": e.account_name, "amount": str(e.debit or e.credit)}
+                         for e in voucher.entries]})
 
     def _events(self, voucher: Voucher, claim: Claim, invoices: list[Invoice]) -> list[dict[str, Any]]:
         """The item's process (业务实体, DA/T 70 GD-2-5), in time order: the claim's
@@ -816,14 +927,31 @@ class ArchiveService:
             "prepared_by": _line(voucher.prepared_by), "reviewed_by": _line(voucher.reviewed_by),
             "posted_by": _line(voucher.posted_by),
             "retention_until": _s(retention_until(voucher.fiscal_year, years)),
-            "signatures": [{"object": inv.number or inv.business_key, "verdict": inv.verdict,
-                            "verified_at": inv.verification.get("verified_at"),
-                            "verifier": inv.verification.get("verifier_version")} for inv in invoices],
-            "events": self._events(voucher, claim, invoices),
+            "prepared_on": voucher.date.isoformat(),
+            # the accounting system reports a voucher once it is audited or posted
+            # (accounting.posted_when): the day it did so stands for the audit date
+            "reviewed_on": business_date(voucher.reported_at).isoformat() if voucher.reviewed_by else "",
+            "organisation_or_subject": CATEGORIES["voucher"].group,
+            "signatures": [signature_metadata(inv) for inv in invoices],
+            "tax_checks": [self._tax_check_metadata(inv) for inv in invoices],
+            "events": [{**e, "status": "历史行为", "basis": event_basis(e["action"])}
+                       for e in self._events(voucher, claim, invoices)],
             "relations": relations,
             "category": {"key": "voucher", "name": CATEGORIES["voucher"].name},
             "storage_location": key,
+            "access": archive_access(),
         }
+
+    def _tax_check_metadata(self, inv: Invoice) -> dict[str, Any]:
+        """The tax platform's latest 查验 answer for an original, as the metadata records it."""
+        from invoice_archive.services.compliance import latest_tax_check
+
+        label = inv.number or inv.business_key
+        row = latest_tax_check(self.db, inv.id)
+        if row is None:
+            return {"object": label, "status": "not_checked", "checked_at": "", "source": "", "discrepancies": ""}
+        return {"object": label, "status": inv.tax_status or row.status, "checked_at": row.checked_at.isoformat(),
+                "source": row.source, "discrepancies": "；".join(row.discrepancies or [])}
 
     @staticmethod
     def voucher_dict(v: Voucher) -> dict[str, Any]:

@@ -77,6 +77,15 @@ def signer_from_registry(registry: Any) -> ManifestSigner | None:
     return registry.get(SIGNER_KEY)
 
 
+CERTIFICATE_KEY = "bundle.certificate"
+
+
+def certificate_from_registry(registry: Any) -> bytes | None:
+    """The bundle key's X.509 certificate (DER): the operator's (``bundle.certificate``)
+    or a self-signed one, made at start-up (bundle/certificate.py)."""
+    return registry.get(CERTIFICATE_KEY)
+
+
 class BundleService:
     def __init__(self, db: Session, store: Any, audit: AuditLog, signer: ManifestSigner | None, *,
                  org_id: int) -> None:
@@ -274,4 +283,8 @@ def includeme(config: Any) -> None:
     if signer is None and bundle.signing_key is not None:
         signer = signer_from_settings(bundle)
     config.registry[SIGNER_KEY] = signer
+    if signer is not None:
+        from invoice_archive.bundle.certificate import certificate_for
+
+        config.registry[CERTIFICATE_KEY] = certificate_for(signer, bundle.certificate)
     config.register_service_factory(BundleService.factory, BundleService)

@@ -24,6 +24,17 @@ from invoice_archive.services.sequences import next_value
 
 # signature verdicts that are never reimbursable, whatever the policy
 NOT_AUTHENTIC = {"tampered", "invalid"}
+# verdicts that prove nothing by themselves (数电票 from the national platform are unsigned
+# by design): 财会〔2020〕6号 asks for legality and authenticity to be checked, so, with
+# verification.unsigned_requires_tax_check (the default), only the tax platform's 查验
+# answer "normal" makes them reimbursable (docs/tax-platform.md)
+UNVERIFIABLE = frozenset({"unsigned", "present_not_verifiable"})
+VERDICT_ZH = {"valid": "签名有效", "valid_with_warning": "签名有效但有警告（如根证书不受信任）",
+              "unsigned": "未签名（如全国统一平台开具的数电票）", "present_not_verifiable": "有签名但无法验证",
+              "tampered": "已被篡改", "invalid": "签名无效"}
+TAX_STATUS_ZH = {None: "尚未查验", "unavailable": "税务平台暂无应答", "not_checkable_online": "已超出在线查验期限",
+                 "normal": "正常", "voided": "已作废", "not_found": "查无此票", "red_reversed": "已红冲",
+                 "mismatch": "与所交文件不一致"}
 
 STATUS_ZH = {
     "draft": "草稿", "submitted": "已提交", "reviewed": "已审核", "approved": "已审批",
@@ -34,7 +45,9 @@ STATUS_ZH = {
 class ClaimService:
     def __init__(self, db: Session, audit: AuditLog, *, org_id: int, actor: str, role: str,
                  reimbursable_verdicts: frozenset[str], push_posting: bool = False, store: Any = None,
-                 policy: CompliancePolicy = CompliancePolicy(), person_id: int | None = None) -> None:
+                 policy: CompliancePolicy = CompliancePolicy(), person_id: int | None = None,
+                 unsigned_requires_tax_check: bool = True) -> None:
+        self.unsigned_requires_tax_check = unsigned_requires_tax_check
         self.person_id = person_id   # who acts: segregation of duties compares people
         self.db = db
         self.store = store
@@ -53,7 +66,8 @@ class ClaimService:
         return cls(request.db, AuditLog.for_request(request), org_id=ident.org_id, actor=ident.name,
                    person_id=ident.person_id, role=ident.role, reimbursable_verdicts=settings.verification.reimbursable_verdicts,
                    push_posting=bool(settings.accounting.backend), store=request.find_service(IArchiveStore),
-                   policy=request.registry["compliance.policy"])
+                   policy=request.registry["compliance.policy"],
+                   unsigned_requires_tax_check=settings.verification.reimbursement.unsigned_requires_tax_check)
 
     def get(self, claim_id: int, *, for_update: bool = False) -> Claim:
         """The claim, within the organisation. ``for_update`` locks its row and
@@ -97,11 +111,28 @@ class ClaimService:
             raise Invalid(f"发票 {label} 电子签名校验未通过（{inv.verdict}），不能报销。",
                           code="invoice_not_authentic",
                           detail={"invoice_id": inv.id, "verdict": inv.verdict, "failing_checks": failing})
-        if inv.verdict not in self.reimbursable_verdicts and inv.tax_status != "normal":
-            raise Invalid(
-                f"发票 {label} 的电子签名状态为 {inv.verdict}，须先经税务平台查验为正常方可报销。",
-                code="tax_check_required", detail={"invoice_id": inv.id, "verdict": inv.verdict})
+        self._check_tax_answer(inv)
         self._check_rules(inv, category)
+
+    def needs_tax_check(self, inv: Invoice) -> bool:
+        """Whether the invoice is reimbursable only after the tax platform's 查验 said
+        "normal": its verdict is not among verification.reimbursable_verdicts, or it
+        proves nothing by itself (unsigned, not verifiable) and
+        verification.unsigned_requires_tax_check is on."""
+        return inv.verdict not in self.reimbursable_verdicts or (
+            self.unsigned_requires_tax_check and inv.verdict in UNVERIFIABLE)
+
+    def _check_tax_answer(self, inv: Invoice) -> None:
+        if not self.needs_tax_check(inv) or inv.tax_status == "normal":
+            return
+        label = inv.number or inv.business_key
+        verdict = VERDICT_ZH.get(inv.verdict, inv.verdict)
+        answer = TAX_STATUS_ZH.get(inv.tax_status, inv.tax_status)
+        raise Invalid(
+            f"发票 {label} 的电子签名状态为“{verdict}”，真实性须经税务平台查验确认：当前查验结果为“{answer}”。"
+            f"请先查验（POST /api/v1/invoices/{inv.id}/tax-check），查验结果为“正常”后方可报销。",
+            code="tax_check_required",
+            detail={"invoice_id": inv.id, "verdict": inv.verdict, "tax_status": inv.tax_status})
 
     def create(self, *, title: str, expense_category: str, invoice_ids: Iterable[int]) -> Claim:
         ids = list(invoice_ids)
@@ -211,6 +242,11 @@ class ClaimService:
         claim = self.get(claim_id, for_update=True)
         if self._is_me(claim.claimant_id, claim.claimant) or self._signed(claim, "审核"):
             raise Forbidden("审批人不能是报销人或审核人（不相容职务分离）。", code="segregation_of_duties")
+        for line in claim.lines:
+            if line.released_at is None:
+                # the answer may have changed since the claim was filed: no approval, and no
+                # money, without a 查验 answer of "normal" where one is required
+                self._check_tax_answer(line.invoice)
         claim = self._transition(claim, allowed={ClaimStatus.REVIEWED}, to=ClaimStatus.APPROVED,
                                  step="审批", comment=comment, verb="审批")
         if self.push_posting:

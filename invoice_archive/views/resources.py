@@ -18,7 +18,7 @@ from invoice_archive.posting.drafting import business_date
 from invoice_archive.security import Permissions as P
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.services.bundles import signer_from_registry
+from invoice_archive.services.bundles import certificate_from_registry, signer_from_registry
 from invoice_archive.services.claims import ClaimService
 from invoice_archive.services.intake import IntakeService
 from invoice_archive.services.vouchers import VoucherService
@@ -298,8 +298,12 @@ def get_package(request: Any) -> Any:
 
 @api_view(route_name="archive.eep", request_method="GET", permission=P.ARCHIVE_DOWNLOAD, renderer=None)
 def get_eep(request: Any) -> Any:
-    item, data = request.find_service(ArchiveService).eep(request.context.id, signer_from_registry(request.registry))
-    return _download(data, "application/xml", f"{item.archival_code}.eep.xml", hashlib.sha256(data).hexdigest())
+    modified = request.openapi_validated.parameters.query.get("type") == "modified"
+    item, data = request.find_service(ArchiveService).eep(request.context.id, signer_from_registry(request.registry),
+                                                          certificate_from_registry(request.registry),
+                                                          modified=modified)
+    return _download(data, "application/xml", f"{item.archival_code}{'.modified' if modified else ''}.eep.xml",
+                     hashlib.sha256(data).hexdigest())
 
 
 # -- audit --------------------------------------------------------------------

@@ -32,7 +32,7 @@ from invoice_archive.security import (
     ROLE_PERMISSIONS, WEB_COOKIE, WEB_SESSION_HOURS, Permissions as P, end_web_session, live_token, start_web_session,
 )
 from invoice_archive.services.archive import ArchiveService
-from invoice_archive.services.bundles import BundleService, signer_from_registry
+from invoice_archive.services.bundles import BundleService, certificate_from_registry, signer_from_registry
 from invoice_archive.services.intake import IntakeService
 from invoice_archive.services.search import SearchService
 from invoice_archive.views import labels
@@ -193,7 +193,8 @@ def item_package(request: Any) -> Any:
 @view_config(route_name="web.item_eep", request_method="GET", permission=P.ARCHIVE_DOWNLOAD)
 def item_eep(request: Any) -> Any:
     item, data = request.find_service(ArchiveService).eep(request.context.id,
-                                                          signer_from_registry(request.registry))
+                                                          signer_from_registry(request.registry),
+                                                          certificate_from_registry(request.registry))
     return attachment(data, "application/xml", f"{item.archival_code}.eep.xml")
 
 

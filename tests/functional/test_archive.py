@@ -31,7 +31,7 @@ def test_archiving_a_period_makes_one_bag_per_voucher(service, tmp_path):
     item = run["archived"][0]
     assert item["retention"] == "D30" and item["retention_until"] == "2054-12-31"
     roles = [m["role"] for m in item["manifest"]]
-    assert roles == ["voucher", "claim", "original", "verification", "metadata"]
+    assert roles == ["voucher", "claim", "original", "verification", "posting_info", "metadata"]
 
     bundle = service.app.get(f"/api/v1/archive/items/{item['id']}/bundle", headers=service.headers("王审计"))
     assert bundle.content_type == "application/zip"
@@ -88,3 +88,43 @@ def test_a_changed_package_is_not_handed_out(service):
 def test_only_archivists_archive(service, who):
     service.app.post_json("/api/v1/archive/runs", {"fiscal_year": 2024, "period": 7},
                           headers=service.headers(who), status=403)
+
+
+def test_the_package_carries_the_posting_information_and_the_complete_metadata(service):
+    """Each original's 入账信息结构化数据文件 (XBRL) is in the package and reads back with the
+    project's own XBRL reader; the DA/T 94 metadata carries 机构或问题, 编制/审核日期, 权限管理,
+    the signature as read, the 查验 answer, 业务实体 状态/依据 and the four-property result."""
+    import xml.etree.ElementTree as ET
+
+    from invoice_archive.formats.xbrl import read_posting_info
+    from invoice_archive.formats.xmlsafe import parse as parse_xml
+
+    inv = post_invoice(service, synthetic_xml("24992000000000000911"), "911.xml").json
+    claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
+    post_voucher(service, voucher_report(claim, number="0911"))
+    item = archive_period(service).json["archived"][0]
+    package = service.app.get(f"/api/v1/archive/items/{item['id']}/package", headers=service.headers("王审计")).body
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        payload = {n.split("/data/", 1)[1]: zf.read(n) for n in zf.namelist() if "/data/" in n}
+    [posting_name] = [n for n in payload if "-05-入账信息-" in n]
+    info = read_posting_info(parse_xml(payload[posting_name]))
+    assert info is not None and info.taxonomy == "inv"
+    assert info.invoice.fields["number"] == "24992000000000000911"
+    assert info.entity_name == "南京测试买方有限公司" and info.booked is True and info.checked is False
+    assert info.voucher_number.endswith("-0911") and info.accounting_period == f"{item['fiscal_year']}{item['period']:02d}"
+    assert sum(e.amount for e in info.entries if e.direction == "借") == sum(
+        e.amount for e in info.entries if e.direction == "贷") > 0
+
+    meta = ET.fromstring(payload[f"{item['archival_code']}-metadata.xml"])
+    assert meta.find("档号").get("机构或问题") == "会计凭证"
+    assert meta.findtext("编制日期") and meta.find("审核日期") is not None
+    assert {g.get("授权对象") for g in meta.iter("授权")} >= {"审计人员", "档案管理员"}
+    [sig] = meta.iter("签名")
+    assert {"签名规则", "签名人", "证书", "签名算法"} <= set(sig.attrib)
+    [check] = meta.iter("查验")
+    assert check.get("状态") == "not_checked"          # no tax platform in this configuration
+    assert {e.get("状态") for e in meta.iter("业务行为")} == {"历史行为"}
+    assert all(e.get("依据") for e in meta.iter("业务行为") if e.get("行为", "").startswith("claim."))
+    result = meta.find("四性检测")
+    assert result is not None and result.get("结论", "").startswith("通过")
+    assert {c.get("代码") for c in result.iter("检测项")} >= {"GD-1-1", "GD-2-3", "GD-4-2"}

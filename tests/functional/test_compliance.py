@@ -176,3 +176,95 @@ def test_posting_status_is_sent_once_per_invoice_even_when_the_sender_stops_midw
 
         statuses = Counter(conn.execute(text("SELECT status FROM outbox_messages")).scalars())
     assert statuses == Counter({"done": 4})
+
+
+# -- the production configuration: 查验 enforced end to end (财会〔2020〕6号) ----------------------
+
+def production_verification() -> dict[str, str]:
+    """The verification settings production.ini ships (read from the file, not restated)."""
+    import configparser
+    from pathlib import Path
+
+    ini = configparser.ConfigParser(interpolation=None)
+    ini.read(Path(__file__).resolve().parents[2] / "production.ini", encoding="utf-8")
+    return {k: v for k, v in ini["app:main"].items() if k.startswith("verification.") and k != "verification.trust_store"}
+
+
+@pytest.fixture
+def production(db_url, tmp_path, platform):
+    settings = production_verification()
+    assert settings["verification.unsigned_requires_tax_check"] == "true"
+    svc = make_service(db_url, tmp_path / "store", **{
+        **settings, "taxplatform.backend": "invoice_archive_adapters.taxplatform.http:HttpTaxPlatform",
+        "taxplatform.url": platform.url, "taxplatform.read_timeout": "0.4",
+    })
+    yield svc
+    svc.engine.dispose()
+
+
+def test_production_refuses_an_unverified_invoice_until_the_check_says_normal_and_archives_the_answer(
+        production, platform):
+    import io
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    from tests.support.journey import archive_period
+
+    data = recent_xml("24992000000000000777")
+    doc = read_invoice(data)
+    platform.register(doc)
+    platform.script(doc.number, "timeout")          # no answer at intake
+    inv = post_invoice(production, data).json
+    assert inv["verdict"] in ("unsigned", "present_not_verifiable") and inv["tax_status"] is None
+    err = create_claim(production, [inv["id"]], status=422).json["error"]
+    assert err["code"] == "tax_check_required"
+    assert "查验" in err["message"] and "尚未查验" in err["message"] and "正常" in err["message"]
+    assert err["detail"]["invoice_id"] == inv["id"]
+
+    platform.script(doc.number, "normal")
+    checked = production.app.post_json(f"/api/v1/invoices/{inv['id']}/tax-check", {},
+                                       headers=production.headers("张经办")).json
+    assert checked["tax_status"] == "normal"
+    claim = create_claim(production, [inv["id"]]).json
+
+    # a later answer that is not normal stops the approval: no money without it
+    production.app.post_json(f"/api/v1/claims/{claim['id']}/submit", {}, headers=production.headers("张经办"))
+    production.app.post_json(f"/api/v1/claims/{claim['id']}/review", {}, headers=production.headers("李审核"))
+    platform.script(doc.number, "voided")
+    production.app.post_json(f"/api/v1/invoices/{inv['id']}/tax-check", {}, headers=production.headers("张经办"))
+    err = production.app.post_json(f"/api/v1/claims/{claim['id']}/approve", {}, headers=production.headers("陈审批"),
+                                   status=422).json["error"]
+    assert err["code"] == "tax_check_required" and "已作废" in err["message"]
+    platform.script(doc.number, "normal")
+    production.app.post_json(f"/api/v1/invoices/{inv['id']}/tax-check", {}, headers=production.headers("张经办"))
+    approved = production.app.post_json(f"/api/v1/claims/{claim['id']}/approve", {},
+                                        headers=production.headers("陈审批")).json
+    post_voucher(production, voucher_report(approved, number="0777"))
+    item = archive_period(production).json["archived"][0]
+
+    package = production.app.get(f"/api/v1/archive/items/{item['id']}/package",
+                                 headers=production.headers("王审计")).body
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        payload = {n.split("/data/", 1)[1]: zf.read(n) for n in zf.namelist() if "/data/" in n}
+    meta = ET.fromstring(payload[f"{item['archival_code']}-metadata.xml"])
+    [answer] = meta.iter("查验")
+    assert answer.get("状态") == "normal" and answer.get("查验时间") and answer.get("对象") == doc.number
+    [posting] = [d for n, d in payload.items() if "-05-入账信息-" in n]
+    assert b"<inv:WhetherEinvoiceHasBeenChecked" in posting and b">true<" in posting
+
+
+def test_listing_unsigned_as_reimbursable_does_not_bypass_the_check(db_url, tmp_path, platform):
+    """verification.unsigned_requires_tax_check (production, and the built-in default)
+    holds even when reimbursable_verdicts names unsigned."""
+    svc = make_service(db_url, tmp_path / "store", **{
+        "verification.reimbursable_verdicts": "valid unsigned present_not_verifiable",
+        "verification.unsigned_requires_tax_check": "true",
+        "taxplatform.backend": "invoice_archive_adapters.taxplatform.http:HttpTaxPlatform",
+        "taxplatform.url": platform.url, "taxplatform.read_timeout": "0.4"})
+    try:
+        inv = receive(svc, platform, recent_xml("24992000000000000778"), "not_found")
+        assert create_claim(svc, [inv["id"]], status=422).json["error"]["code"] == "invoice_not_on_platform"
+        inv = receive(svc, platform, recent_xml("24992000000000000779"), "timeout")
+        assert create_claim(svc, [inv["id"]], status=422).json["error"]["code"] == "tax_check_required"
+    finally:
+        svc.engine.dispose()

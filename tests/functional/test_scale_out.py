@@ -96,6 +96,7 @@ def test_two_service_processes_and_two_workers_share_one_database_and_store(pg_u
             **accounting, "bundle.signing_algorithm": "ed25519",
             "bundle.signing_key": str(tmp_path / "bundle.pem"), "bundle.signing_key_generate": "true",
             "verification.reimbursable_verdicts": "valid unsigned present_not_verifiable",
+            "verification.unsigned_requires_tax_check": "false",
         })
         port = free_port()
         url = f"http://127.0.0.1:{port}"

@@ -17,7 +17,7 @@ from pytest_bdd import given, parsers, then, when
 
 from invoice_archive.acceptance.steps.common import Api, book
 from invoice_archive.archive.codes import voucher_class_code
-from invoice_archive.archive.eep import NAMESPACE as EEP_NS, verify_eep
+from invoice_archive.archive.eep import NAMESPACE as EEP_NS, validate_eep, verify_eep
 from invoice_archive.archive.transfer import check_transfer
 from invoice_archive.digests import sha256_hex
 
@@ -246,7 +246,7 @@ def eep_verifies(api: Api, ctx: dict) -> None:
     with zipfile.ZipFile(io.BytesIO(_package(api, ctx["item"], "赵档案"))) as zf:
         payload = {n.split("/data/", 1)[1]: zf.read(n) for n in zf.namelist() if "/data/" in n and not n.endswith("/")}
     ns = f"{{{EEP_NS}}}"
-    embedded = {e.findtext(f"{ns}反映编码的元数据/{ns}计算机文件名"): base64.b64decode(e.findtext(ns + "编码数据") or "")
+    embedded = {e.findtext(f"{ns}电子属性/{ns}计算机文件名"): base64.b64decode(e.findtext(ns + "编码数据") or "")
                 for e in ET.fromstring(ctx["eep"]).iter(ns + "编码")}
     assert embedded == payload, (sorted(embedded), sorted(payload))
     ctx["public_key"] = api.call("GET", "/api/v1/bundle-key", expect=200).body
@@ -260,6 +260,37 @@ def eep_tamper_caught(ctx: dict) -> None:
     at = eep.index("<封装包创建单位>".encode()) + len("<封装包创建单位>".encode())
     checks = verify_eep(eep[:at] + b"X" + eep[at + 1:], ctx["public_key"])
     assert any(c.result != "pass" for c in checks), [c.__dict__ for c in checks]
+
+
+@when(parsers.re(r'审计人员"(?P<who>[^"]+)"导出第一件档案的 DA/T 48 封装包'))
+def auditor_exports_eep(api: Api, ctx: dict, who: str, evidence: Callable) -> None:
+    export_eep(api, ctx, who, evidence)
+
+
+@then("封装包通过 DA/T 48 附录A 的模式校验")
+def eep_validates(ctx: dict, evidence: Callable) -> None:
+    assert validate_eep(ctx["eep"]) == []
+    evidence("模式校验", "DA/T 48-2009 附录A 模式（archive/schemas/dat48_eep.xsd）校验通过")
+
+
+@then("封装包的证书块中是签名公钥的 X.509 证书")
+def eep_certificate(api: Api, ctx: dict) -> None:
+    ctx["public_key"] = api.call("GET", "/api/v1/bundle-key", expect=200).body
+    checks = {c.code: c for c in verify_eep(ctx["eep"], ctx["public_key"])}
+    assert checks["eep_certificate"].result == "pass", checks["eep_certificate"]
+    assert all(c.result == "pass" for c in checks.values()), checks
+
+
+@then("修改型封装包保留原封装包，同样通过模式校验和离线核验")
+def modified_eep(api: Api, ctx: dict, evidence: Callable) -> None:
+    modified = api.get(f"/api/v1/archive/items/{ctx['item']['id']}/eep", "王审计", params={"type": "modified"},
+                       expect=200).body
+    assert "修改型".encode() in modified and "原封装包".encode() in modified
+    assert validate_eep(modified) == []
+    checks = verify_eep(modified, ctx["public_key"])
+    assert all(c.result == "pass" for c in checks), [c.__dict__ for c in checks if c.result != "pass"]
+    assert "eep_original_signature" in {c.code for c in checks}
+    evidence("修改型封装包", f"SHA-256 {sha256_hex(modified)}，保留原封装包并通过核验")
 
 
 # -- an interrupted run -----------------------------------------------------------------------------

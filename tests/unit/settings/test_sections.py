@@ -101,7 +101,8 @@ def test_the_environment_overrides_every_section():
            "MAX_UPLOAD_BYTES": "2048", "BUNDLE_SIGNING_ALGORITHM": "sm2-sm3", "BUNDLE_SIGNING_KEY": "/run/key.pem",
            "TAXPLATFORM_BACKEND": "t.u:V", "TAXPLATFORM_URL": "http://env", "CLAMAV_DATABASE": "/env/clamav",
            "ARCHIVE_S3_ACCESS_KEY_ID": "id", "ARCHIVE_S3_SECRET_ACCESS_KEY": "secret",
-           "ACCOUNTING_POSTED_WHEN": "audited", "DEPLOYMENT_PROFILE": "试点验收"}
+           "ACCOUNTING_POSTED_WHEN": "audited", "DEPLOYMENT_PROFILE": "试点验收",
+           "BUNDLE_CERTIFICATE": "/run/cert.pem"}
     assert set(ENVIRON.values()) <= set(env)             # every documented variable is exercised
     # an accounting backend needs a complete account mapping
     ini.update({"posting.account.expense.default": "6602", "posting.account.input_vat": "2221",
@@ -117,6 +118,7 @@ def test_the_environment_overrides_every_section():
     assert s.verification.reimbursable_verdicts == {"unsigned"}
     assert s.intake.max_upload_bytes == 2048
     assert s.bundle.signing_algorithm == "sm2-sm3" and s.bundle.signing_key == Path("/run/key.pem")
+    assert s.bundle.certificate == Path("/run/cert.pem")
     assert s.taxplatform.backend == "t.u:V" and s.taxplatform.url == "http://env"
     assert s.taxplatform.options["taxplatform.url"] == "http://env"   # the adapter sees the override too
     assert s.deployment.profile == "试点验收"
