@@ -53,6 +53,25 @@ def scoped_get(db: Session, model: type[T], ident: Any, org_id: int, *, for_upda
     return row
 
 
+def scoped_named(db: Session, model: type[T], ident: Any, org_id: int, label: str, code: str, *,
+                 lock: bool = False) -> T:
+    """As :func:`scoped_get`, for a model not in the table above: the 404 says ``label``
+    and carries ``code``."""
+    try:
+        key = int(ident)
+    except (TypeError, ValueError):
+        key = 0
+    row = None
+    if 0 < key <= MAX_ID:
+        stmt = select(model).where(model.id == key, model.org_id == org_id)  # type: ignore[attr-defined]
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = db.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"{label} {ident} 不存在", code=code)
+    return row
+
+
 def original_bytes(store: Any, inv: Invoice) -> bytes:
     """The invoice's original as received: present, and still its intake SHA-256."""
     try:
@@ -81,4 +100,4 @@ def package_bytes(store: Any, item: ArchiveItem) -> bytes:
     return data
 
 
-__all__ = ["MAX_ID", "not_found", "original_bytes", "package_bytes", "scoped_get"]
+__all__ = ["MAX_ID", "not_found", "original_bytes", "package_bytes", "scoped_get", "scoped_named"]

@@ -195,8 +195,11 @@ def get_voucher(request: Any) -> Any:
 # -- archive ------------------------------------------------------------------
 
 def _items_json(request: Any, items: list[Any]) -> list[dict[str, Any]]:
+    from invoice_archive.services.disposition import item_states
+
     related = request.find_service(ArchiveService).related(items)
-    return [item_json(i, related[i.id]) for i in items]
+    states = item_states(request.db, items)
+    return [item_json(i, related[i.id], states[i.id]) for i in items]
 
 
 @api_view(route_name="archive.runs", request_method="POST", permission=P.ARCHIVE_CREATE)
@@ -251,6 +254,7 @@ def find_items(request: Any) -> Any:
     items, total = request.find_service(ArchiveService).find(
         voucher_number=q.get("voucher_number"), invoice_number=q.get("invoice_number"),
         archival_code=q.get("archival_code"), fiscal_year=q.get("fiscal_year"), period=q.get("period"),
+        category=q.get("category"), record_kind=q.get("record_kind"), archive_class=q.get("class"),
         limit=query_int(request, "limit", 50), offset=query_int(request, "offset", 0))
     return {"items": _items_json(request, items), "total": total}
 

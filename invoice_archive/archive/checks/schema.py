@@ -27,8 +27,11 @@ from .context import element
 # kinds of value (GD-1-3)
 TEXT, DATE, DATETIME, YEAR, INT, PATTERN = "text", "date", "datetime", "year", "int", "pattern"
 
-ROLES = frozenset({"voucher", "claim", "original", "verification", "attachment", "metadata"})
-RELATIONS = frozenset({"原始凭证", "报销单", "冲销", "被冲销"})
+# record: a ledger, report, bank statement or list as XML (docs/records.md); signature: the
+# service's signature over a list (archive/lists.py)
+ROLES = frozenset({"voucher", "claim", "original", "verification", "attachment", "metadata", "record",
+                   "signature"})
+RELATIONS = frozenset({"原始凭证", "报销单", "冲销", "被冲销", "原件", "依据"})
 
 
 @dataclass(frozen=True)
