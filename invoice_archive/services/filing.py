@@ -37,9 +37,10 @@ from invoice_archive.archive.records import KINDS, class_code
 from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
-from invoice_archive.errors import Conflict, Gone, Invalid, StoreUnavailable
+from invoice_archive.errors import Conflict, Invalid, StoreUnavailable
 from invoice_archive.models import ArchiveItem, Organisation
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.scoping import ensure_not_destroyed, ensure_original_kept  # noqa: F401 (re-exported)
 from invoice_archive.services.sequences import next_value
 
 EXT_MEDIA = {"xml": "application/xml", "json": "application/json", "ofd": "application/ofd",
@@ -127,31 +128,6 @@ def item_title(item: ArchiveItem) -> str:
         return item.title
     v = item.voucher
     return f"记账凭证 {v.display_number}" if v is not None else item.archival_code
-
-
-def ensure_not_destroyed(db: Session, item: ArchiveItem) -> None:
-    """410 for an item destroyed after appraisal (docs/disposition.md): its metadata and
-    digests remain (the tombstone), its content does not."""
-    from invoice_archive.models import ArchiveTombstone, Destruction
-
-    tomb = db.get(ArchiveTombstone, item.id)
-    if tomb is not None:
-        number = db.get(Destruction, tomb.destruction_id).number
-        raise Gone(f"档案 {item.archival_code} 已于 {tomb.destroyed_at.astimezone(CHINA):%Y-%m-%d} 按销毁清册 {number} "
-                   f"销毁，只保留其元数据和校验值。", code="archive_item_destroyed",
-                   detail={"archival_code": item.archival_code, "destruction": number})
-
-
-def ensure_original_kept(db: Session, org_id: int, key: str, what: str) -> None:
-    """410 for a stored original a destruction removed (the invoice row and its digests remain)."""
-    from invoice_archive.models import DestroyedObject, Destruction
-
-    gone = db.execute(select(DestroyedObject).where(DestroyedObject.org_id == org_id,
-                                                    DestroyedObject.store_key == key)).scalar_one_or_none()
-    if gone is not None:
-        number = db.get(Destruction, gone.destruction_id).number
-        raise Gone(f"{what}的原件已随档案按销毁清册 {number} 销毁，只保留其元数据和校验值。",
-                   code="original_destroyed", detail={"destruction": number})
 
 
 def waivers_from(body: Mapping[str, Any] | None, actor: str) -> list[Waiver]:
