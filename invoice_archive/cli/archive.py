@@ -215,7 +215,7 @@ def run_destruction(args: argparse.Namespace) -> int:
     sessions, db, org, settings, store = _context(args)
     supervisors = [dict(zip(("name", "unit"), _pair(text))) for text in args.supervisor or ()]
     try:
-        with db, db.begin():
+        with db:
             destruction = db.execute(select(Destruction).where(
                 Destruction.org_id == org.id, Destruction.number == args.number).with_for_update()).scalar_one_or_none()
             if destruction is None:
@@ -224,6 +224,7 @@ def run_destruction(args: argparse.Namespace) -> int:
             begin_execution(db, store, AuditLog(db, org_id=org.id, actor=args.by, role="archivist"), destruction,
                             actor=args.by, supervisors=supervisors, counted=args.counted)
             ident = destruction.id
+            db.commit()         # phase 1: the tombstones, before anything is removed
         done = finish(sessions, store, scanner_from_settings(settings.archive.clamav), settings.archive.retention,
                       org_id=org.id, actor=args.by, role="archivist", destruction_id=ident, waivers=_waivers(args))
     except DomainError as exc:
