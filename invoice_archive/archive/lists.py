@@ -4,7 +4,7 @@
 鉴定意见书 (第十六条), destruction needs a 销毁清册 listing each record with its
 应保管期限, 已保管期限 and 销毁时间, signed by those who approved it and by the
 监销人 (第十八条), a transfer is done against a 移交清册 with the same periods,
-signed by both sides' 经办人 and the 监督人 (第十二条, 第二十三条), and records held
+signed by both sides' 经办人 and the 监督人 (第十二条, 第二十四条), and records held
 back for unsettled matters are named in the 鉴定意见书, the 销毁清册 and the 保管清册
 (第十九条). Each list is itself archived: 移交清册 30 years, the others 永久
 (附表1 rows 13-16).
@@ -134,11 +134,11 @@ def destruction_list_xml(*, number: str, org_name: str, fonds: str, on: dt.date,
 def transfer_list_xml(*, number: str, org_name: str, fonds: str, on: dt.date, prepared_by: str,
                       fiscal_year: int, receiver_unit: str, rows: Iterable[Mapping[str, Any]],
                       signoffs: Iterable[Mapping[str, Any]]) -> bytes:
-    """会计档案移交清册 (第十二条, 第二十三条): each item with 应保管期限 and 已保管期限,
+    """会计档案移交清册 (第十二条, 第二十四条): each item with 应保管期限 and 已保管期限,
     its package digests, and the sign-offs of the 移交人, 接收人 and 监交人."""
     root = _document("会计档案移交清册", number=number, title=f"{fiscal_year}年度会计档案移交清册（{number}）",
                      org_name=org_name, fonds=fonds, on=on, prepared_by=prepared_by,
-                     basis="会计档案管理办法 第十二条、第二十三条")
+                     basis="会计档案管理办法 第十二条、第二十四条")
     _add(root, "移交年度", fiscal_year)
     _add(root, "接收单位", receiver_unit)
     rows = list(rows)

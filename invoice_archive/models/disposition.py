@@ -225,7 +225,7 @@ class TransferStatus:
     CANCELLED = "cancelled"
 
 
-#: the three who sign a 移交清册 (会计档案管理办法 第二十三条): both sides' 经办人 and the 监督人
+#: the three who sign a 移交清册 (会计档案管理办法 第二十四条): both sides' 经办人 and the 监督人
 TRANSFER_ROLES = {"handover": "移交人", "receiver": "接收人", "supervisor": "监交人"}
 
 

@@ -1,5 +1,5 @@
 """Transfer (移交) of a year's archive from the accounting unit to the archives unit
-(docs/disposition.md; 会计档案管理办法 第十一条, 第十二条, 第二十三条).
+(docs/disposition.md; 会计档案管理办法 第十一条, 第十二条, 第二十四条).
 
 A transfer is prepared with every current item of a fiscal year that has ended (not
 destroyed, on no other transfer), then signed by three different people: the 移交人
