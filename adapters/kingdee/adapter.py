@@ -40,7 +40,10 @@ Settings (``accounting.`` prefix optional): ``url`` (the site, e.g.
 ``external_ref_field`` (``F_IA_ExtRef``), ``voucher_groups`` (``记=PRE001,收=PRE002,
 付=PRE003,转=PRE004``), ``flex_fields`` (``supplier=FFLEX4,department=FFLEX5,
 employee=FFLEX7``), ``auto_audit`` (false), ``session_max_age`` (600), ``user_agent``,
-``connect_timeout``, ``read_timeout``, ``verify_tls``, ``ca_bundle``.
+``connect_timeout``, ``read_timeout``, ``verify_tls``, ``ca_bundle``; for the ledgers and reports
+(``export_ledgers``, ``export_reports``, docs/records.md): ``records_book`` (one account book, default
+all), ``records_prepared_by`` (default ``username``), ``records_reviewed_by``,
+``records_chief_accountant``, ``records_head``.
 """
 from __future__ import annotations
 

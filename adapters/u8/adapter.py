@@ -34,7 +34,9 @@ Settings (``accounting.`` prefix optional): ``url`` (``http://u8-server``),
 ``sender`` (EAI 外部系统编码, required), ``receiver`` (``u8``), ``eai_path``
 (``/U8EAI/import.asp``), ``username``/``password`` (optional), ``system_name``
 (``IA``), ``xml_encoding`` (``utf-8``; ``gb2312`` for older EAI),
-``page_size`` (500), timeouts and TLS as for every adapter.
+``page_size`` (500), timeouts and TLS as for every adapter; for the ledgers and reports
+(docs/records.md): ``records_prepared_by`` (default ``sender``), ``records_reviewed_by``,
+``records_chief_accountant``, ``records_head``.
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from invoice_archive.errors import Invalid
 from invoice_archive.security import Permissions as P
 from invoice_archive.services.archive import ArchiveService
 from invoice_archive.services.disposition import DispositionService, finish, hold_json, item_states
-from invoice_archive.services.filing import waivers_from
+from invoice_archive.services.filing import china_today, waivers_from
 from invoice_archive.services.records import RecordService
 from invoice_archive.services.transfers import TransferService, transfer_json
 from invoice_archive.views.api import api_view, json_body, query_int
@@ -87,10 +87,9 @@ def appraise(request: Any) -> Any:
 @api_view(route_name="archive.appraisals", request_method="GET", permission=P.ARCHIVE_READ)
 def due_for_appraisal(request: Any) -> Any:
     """The items whose retention has ended by ``as_of`` (default today): what an appraisal would take."""
-    q = request.openapi_validated.parameters.query
-    as_of = q.get("as_of")
-    items = request.find_service(DispositionService).due(as_of or dt.date.today())
-    return {"as_of": as_of or dt.date.today(), "items": _items_json(request, items), "total": len(items)}
+    as_of = request.openapi_validated.parameters.query.get("as_of") or china_today()
+    items = request.find_service(DispositionService).due(as_of)
+    return {"as_of": as_of, "items": _items_json(request, items), "total": len(items)}
 
 
 @api_view(route_name="archive.appraisal", request_method="GET", permission=P.ARCHIVE_READ)
