@@ -39,6 +39,7 @@ def includeme(config: Any) -> None:
     config.add_route("archive.waivers", f"{API}/archive/waivers")
     # the rest of the accounting archive (docs/records.md) and what follows archiving (docs/disposition.md)
     config.add_route("archive.records", f"{API}/archive/records")
+    config.add_route("archive.custody_lists", f"{API}/archive/custody-lists")
     config.add_route("archive.holds", f"{API}/archive/holds")
     config.add_route("archive.hold_release", f"{API}/archive/holds/{{hold_id}}/release")
     config.add_route("archive.appraisals", f"{API}/archive/appraisals")

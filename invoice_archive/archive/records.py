@@ -62,7 +62,7 @@ _KINDS = (
     RecordKind("bank_statement", "银行对账单", "bank_statement", "QT", "DZD", "银行对账单"),
     RecordKind("bank_receipt", "银行电子回单", "original_voucher", "QT", "HD", "银行电子回单"),
     RecordKind("transfer_list", "会计档案移交清册", "transfer_list", "QT", "YJ", "会计档案移交清册"),
-    RecordKind("custody_list", "会计档案保管清册", "custody_list", "QT", "BG", "会计档案保管清册"),
+    RecordKind("custody_list", "会计档案保管清册", "custody_list", "QT", "BGQC", "会计档案保管清册"),
     RecordKind("destruction_list", "会计档案销毁清册", "destruction_list", "QT", "XH", "会计档案销毁清册"),
     RecordKind("appraisal_opinion", "会计档案鉴定意见书", "appraisal_opinion", "QT", "JD", "会计档案鉴定意见书"),
 )

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from invoice_archive.archive.checks import Waiver, package_contents
-from invoice_archive.archive.lists import appraisal_opinion_xml, destruction_list_xml, item_row
+from invoice_archive.archive.lists import appraisal_opinion_xml, custody_list_xml, destruction_list_xml, item_row
 from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.archive.store import DestructionRefused
 from invoice_archive.db import utcnow
@@ -313,6 +313,44 @@ class DispositionService:
                           retain=sum(e.conclusion == "retain" for e in entries),
                           held=sum(e.conclusion == "held" for e in entries), opinion_item=opinion_item.archival_code)
         return appraisal
+
+    # -- the custody list (保管清册, 第十条, 第十九条) -------------------------------------------------
+    def custody_list(self, fiscal_year: int, waivers: Iterable[Waiver] = ()) -> ArchiveItem:
+        """The 会计档案保管清册 of a fiscal year's items as they stand (在库, 已移交, 暂缓销毁;
+        destroyed ones are on their 销毁清册), with the items held past their retention named
+        apart (第十九条: 单独转存), drawn up and archived permanently."""
+        items = list(self.db.execute(select(ArchiveItem).where(
+            ArchiveItem.org_id == self.org_id, ArchiveItem.fiscal_year == fiscal_year,
+            ArchiveItem.withdrawn_at.is_(None), ~ArchiveItem.id.in_(select(ArchiveTombstone.item_id)))
+            .order_by(ArchiveItem.archival_code)).scalars())
+        if not items:
+            raise Conflict(f"{fiscal_year} 年度没有保管中的档案。", code="nothing_in_custody")
+        states = item_states(self.db, items)
+        today = china_today()
+        rows, held = [], []
+        for item in items:
+            state = states[item.id]
+            label = "暂缓销毁" if state["hold"] else "已移交" if (state["transfer"] or {}).get("transferred") else "在库"
+            rows.append(_row(item, today, state=label))
+            if state["hold"]:
+                held.append(_row(item, today, reason=f"{state['hold']['matter_name']}：{state['hold']['reason']}"))
+        number = f"BGQC-{today.year}-{next_value(self.db, self.org_id, f'custody:{today.year}'):04d}"
+        org = self.db.get(Organisation, self.org_id)
+        xml = custody_list_xml(number=number, org_name=org.name, fonds=org.fonds_code, on=today,
+                               prepared_by=self.actor, fiscal_year=fiscal_year, rows=rows, held=held)
+        draft = RecordDraft(
+            kind="custody_list", fiscal_year=today.year, period=today.month, document_number=number,
+            title=f"{fiscal_year}年度会计档案保管清册（{number}，{len(rows)} 件）", record_xml=xml, date=today,
+            prepared_by=self.actor, source_system="invoice-archive",
+            origin={"action": "record.generated", "at": utcnow().isoformat(), "actor": self.actor,
+                    "description": f"编制 {fiscal_year} 年度会计档案保管清册"})
+        try:
+            item, _ = file_once(self.filing, draft, waivers)
+        except RecordCheckFailed as exc:
+            raise exc.error() from None
+        self.audit.record("archive.custody_listed", "fiscal_year", fiscal_year, items=len(rows), held=len(held),
+                          list_item=item.archival_code)
+        return item
 
     def appraisal(self, appraisal_id: Any) -> Appraisal:
         return _scoped(self.db, Appraisal, appraisal_id, self.org_id, "鉴定", "appraisal_not_found")

@@ -40,6 +40,16 @@ def archive_records(request: Any) -> Any:
             "sources": run.sources}
 
 
+@api_view(route_name="archive.custody_lists", request_method="POST", permission=P.ARCHIVE_RECORDS)
+def custody_list(request: Any) -> Any:
+    body = json_body(request)
+    item = request.find_service(DispositionService).custody_list(
+        body["fiscal_year"], waivers=waivers_from(body.get("waive"), request.identity.name))
+    request.db.flush()
+    request.response.status_int = 201
+    return _items_json(request, [item])[0]
+
+
 # -- holds for unsettled matters ---------------------------------------------------------------------------
 
 @api_view(route_name="archive.holds", request_method="POST", permission=P.ARCHIVE_HOLD)

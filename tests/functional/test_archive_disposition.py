@@ -18,7 +18,7 @@ from tests.support.invoices import synthetic_xml
 from tests.support.journey import approve_claim, archive_period, create_claim, post_invoice, post_voucher, voucher_report
 from tests.support.records import (
     SUPERVISORS, accounting_settings, add_people, appraise, approve, archive_records, book, execute, fake_books, hold,
-    propose, receive_statement,
+    propose, receive_statement, waive,
 )
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -232,3 +232,19 @@ def test_the_listing_command_previews_the_items_due(service, expired, capsys, mo
     assert main(["-c", str(PROJECT / "development.ini"), "appraisal", "--org", "Z001", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert sorted(r["retention_until"] for r in rows) == ["2024-12-31", "2024-12-31", "2025-12-31", "2025-12-31"]
+
+
+def test_a_custody_list_names_each_items_state_and_the_held_ones_apart(service, expired):
+    [held] = _by_kind(expired, "monthly_report")
+    hold(service, held["id"])
+    item = service.app.post_json("/api/v1/archive/custody-lists", {"fiscal_year": 2015, **waive(service)},
+                                 headers=service.headers("赵档案"), status=201).json
+    assert item["record_kind"] == "custody_list" and item["retention"] == "Y"
+    assert item["document_number"].startswith("BGQC-")
+    root = _record(_package(service, item["id"]))
+    states = {el.get("档号"): el.get("状态") for el in root.find("保管档案")}
+    assert states[held["archival_code"]] == "暂缓销毁" and set(states.values()) == {"在库", "暂缓销毁"}
+    assert [el.get("档号") for el in root.find("单独转存档案")] == [held["archival_code"]]
+    error = service.app.post_json("/api/v1/archive/custody-lists", {"fiscal_year": 1999},
+                                  headers=service.headers("赵档案"), status=409).json["error"]
+    assert error["code"] == "nothing_in_custody"
