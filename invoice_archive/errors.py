@@ -49,3 +49,11 @@ class Forbidden(DomainError):
 class StoreUnavailable(DomainError):
     status = 503
     code = "store_unavailable"
+
+
+class Gone(DomainError):
+    """The object existed and was destroyed on purpose (销毁, docs/disposition.md): its
+    metadata and digests remain, its content does not."""
+
+    status = 410
+    code = "gone"

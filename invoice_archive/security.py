@@ -47,6 +47,13 @@ class Permissions(enum.StrEnum):
     ARCHIVE_READ = "archive:read"
     ARCHIVE_DOWNLOAD = "archive:download"
     ARCHIVE_WAIVE = "archive:waive"        # record a waiver of a check not performed (docs/archive-waivers.md)
+    ARCHIVE_RECORDS = "archive:records"    # archive a period's ledgers, reports, statements (docs/records.md)
+    ARCHIVE_HOLD = "archive:hold"          # hold an item for an unsettled matter, release it (docs/disposition.md)
+    ARCHIVE_APPRAISE = "archive:appraise"  # appraise the items whose retention ended (鉴定)
+    ARCHIVE_DESTROY = "archive:destroy"    # propose a destruction list, execute an approved one (销毁, 监销)
+    ARCHIVE_APPROVE = "archive:approve"    # approve or refuse a destruction list (第十八条's 负责人)
+    ARCHIVE_TRANSFER = "archive:transfer"  # prepare or cancel a transfer (移交清册)
+    ARCHIVE_SIGN = "archive:sign"          # sign a 移交清册 as 移交人, 接收人 or 监交人 (by role)
     AUDIT_READ = "audit:read"
     SEARCH_READ = "search:read"            # auditors' search (every search is audited)
     BUNDLES_DOWNLOAD = "bundles:download"  # a voucher's signed evidence bundle
@@ -65,9 +72,11 @@ P = Permissions
 # or records.
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     Role.FINANCE: frozenset({P.INVOICES_CREATE, P.INVOICES_READ, P.CLAIMS_CREATE, P.CLAIMS_READ,
-                             P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_READ, P.SELF_READ}),
+                             P.CLAIMS_SUBMIT, P.CLAIMS_POST, P.VOUCHERS_READ, P.SELF_READ, P.ARCHIVE_TRANSFER,
+                             P.ARCHIVE_SIGN}),
     Role.APPROVER: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.CLAIMS_APPROVE, P.VOUCHERS_READ,
-                              P.VOUCHERS_REVERSE, P.SELF_READ}),
+                              P.VOUCHERS_REVERSE, P.SELF_READ, P.ARCHIVE_READ, P.ARCHIVE_HOLD, P.ARCHIVE_APPROVE,
+                              P.ARCHIVE_SIGN}),
     Role.ACCOUNTING_SYSTEM: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_REPORT, P.VOUCHERS_READ,
                                        P.VOUCHERS_REVERSE, P.SELF_READ}),
     # the auditor is also the pilot evaluator's reading role (docs/acceptance.md): the
@@ -77,7 +86,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                              P.DEPLOYMENT_READ, P.REPORTS_SIGN}),
     Role.ARCHIVIST: frozenset({P.INVOICES_READ, P.CLAIMS_READ, P.VOUCHERS_READ, P.ARCHIVE_CREATE,
                                P.ARCHIVE_READ, P.ARCHIVE_DOWNLOAD, P.ARCHIVE_WAIVE, P.SEARCH_READ,
-                               P.BUNDLES_DOWNLOAD, P.SELF_READ}),
+                               P.BUNDLES_DOWNLOAD, P.SELF_READ, P.ARCHIVE_RECORDS, P.ARCHIVE_HOLD,
+                               P.ARCHIVE_APPRAISE, P.ARCHIVE_DESTROY, P.ARCHIVE_TRANSFER, P.ARCHIVE_SIGN}),
     Role.ADMIN: frozenset({P.TOKENS_MANAGE, P.SELF_READ, P.DEPLOYMENT_READ}),
 }
 

@@ -24,6 +24,12 @@ permanent authentication failure. Amounts are strings with two decimals.
   ``{"date", "reason", "external_ref"}``: ``201 {"voucher": V}`` (the reversal,
   red-letter amounts), ``409 already_reversed``, or the 422 above.
 
+``GET /ledgers?fiscal_year=Y&period=P``: ``200 {"ledgers": [L, ...]}``, the period's books
+  (general ledger, subsidiary ledger, cash and bank journals; docs/records.md);
+``GET /reports?fiscal_year=Y&period=P``: ``200 {"reports": [R, ...]}``, the reports whose span
+  ends with the period (the month's; the quarter's, half-year's and year's where they end there).
+  L and R are adapters/books.py's ``ledger_json`` and ``report_json``.
+
 V (a voucher) is ``{"id", "number", "word", "book", "external_ref", "fiscal_year",
 "period", "date", "status": "saved"|"audited"|"posted"|"void", "preparer",
 "reviewer", "poster", "attachment_count", "reversal_of", "updated_at": ISO 8601,
@@ -50,12 +56,16 @@ import httpx
 from zope.interface import implementer
 
 from invoice_archive_adapters._http import HttpTransport, Settings
+from invoice_archive_adapters.books import ledger_from_json, report_from_json
 from invoice_archive.ports.accounting import (
     AccountingError,
     CheckResult,
     DraftEntry,
     DraftVoucher,
+    FinancialReport,
+    IAccountingRecords,
     IAccountingSystem,
+    LedgerBook,
     Outcome,
     PostResult,
     RemoteVoucher,
@@ -94,7 +104,7 @@ def remote_voucher(v: Mapping[str, Any]) -> RemoteVoucher:
         raise AccountingError("protocol_error", f"{LABEL}返回的凭证格式无法识别：{exc!r}", raw=dict(v)) from exc
 
 
-@implementer(IAccountingSystem)
+@implementer(IAccountingSystem, IAccountingRecords)
 class GenericJsonAdapter:
     name = "generic_json"
 
@@ -213,3 +223,18 @@ class GenericJsonAdapter:
     def reverse(self, system_id: str, *, date: dt.date, reason: str, external_ref: str) -> PostResult:
         body = {"date": date.isoformat(), "reason": reason, "external_ref": external_ref}
         return self._write(f"/vouchers/{quote(str(system_id), safe='')}/reverse", body, external_ref)
+
+    # -- IAccountingRecords: the books and reports (docs/records.md) ----------------------------
+    def _documents(self, path: str, key: str, parse: Any, fiscal_year: int, period: int) -> list[Any]:
+        body = self._read(path, fiscal_year=fiscal_year, period=period)
+        try:
+            return [parse(obj) for obj in body.get(key) or []]
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise AccountingError("protocol_error", f"{LABEL}返回的{path[1:]}格式无法识别：{exc!r}",
+                                  raw=body) from exc
+
+    def export_ledgers(self, fiscal_year: int, period: int) -> list[LedgerBook]:
+        return self._documents("/ledgers", "ledgers", ledger_from_json, fiscal_year, period)
+
+    def export_reports(self, fiscal_year: int, period: int) -> list[FinancialReport]:
+        return self._documents("/reports", "reports", report_from_json, fiscal_year, period)

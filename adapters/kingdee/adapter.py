@@ -40,7 +40,10 @@ Settings (``accounting.`` prefix optional): ``url`` (the site, e.g.
 ``external_ref_field`` (``F_IA_ExtRef``), ``voucher_groups`` (``记=PRE001,收=PRE002,
 付=PRE003,转=PRE004``), ``flex_fields`` (``supplier=FFLEX4,department=FFLEX5,
 employee=FFLEX7``), ``auto_audit`` (false), ``session_max_age`` (600), ``user_agent``,
-``connect_timeout``, ``read_timeout``, ``verify_tls``, ``ca_bundle``.
+``connect_timeout``, ``read_timeout``, ``verify_tls``, ``ca_bundle``; for the ledgers and reports
+(``export_ledgers``, ``export_reports``, docs/records.md): ``records_book`` (one account book, default
+all), ``records_prepared_by`` (default ``username``), ``records_reviewed_by``,
+``records_chief_accountant``, ``records_head``.
 """
 from __future__ import annotations
 
@@ -55,8 +58,12 @@ from zope.interface import implementer
 
 from invoice_archive_adapters._http import Settings
 from invoice_archive_adapters.kingdee.wire import LABEL, HttpWire, Wire, auth_failed
+from invoice_archive_adapters.books import ledgers_from_vouchers, reports_from_vouchers
 from invoice_archive.ports.accounting import (
     EXTERNAL_REF_RE,
+    FinancialReport,
+    IAccountingRecords,
+    LedgerBook,
     post_unless_exists,
     AccountingError,
     CheckResult,
@@ -121,7 +128,7 @@ def messages(status: Mapping[str, Any]) -> str:
     return "；".join(str(e.get("Message")) for e in status.get("Errors") or [] if e.get("Message"))
 
 
-@implementer(IAccountingSystem)
+@implementer(IAccountingSystem, IAccountingRecords)
 class K3CloudAdapter:
     name = "kingdee"
 
@@ -134,6 +141,12 @@ class K3CloudAdapter:
         self.voucher_groups = _pairs(str(s.get("voucher_groups", "记=PRE001,收=PRE002,付=PRE003,转=PRE004")))
         self.flex_fields = _pairs(str(s.get("flex_fields", "supplier=FFLEX4,department=FFLEX5,employee=FFLEX7")))
         self.auto_audit = s.bool("auto_audit", False)
+        # the account book whose ledgers and reports are exported (all when empty), and who they
+        # name (docs/records.md); prepared_by defaults to the integration user
+        self.records_book = str(s.get("records_book", "") or "")
+        self.records_people = {k: str(s.get(f"records_{k}", "") or "") or None
+                               for k in ("prepared_by", "reviewed_by", "chief_accountant", "head")}
+        self.records_people["prepared_by"] = self.records_people["prepared_by"] or self.username
         self.wire: Wire = wire if wire is not None else HttpWire(s)
 
     def close(self) -> None:
@@ -322,6 +335,28 @@ class K3CloudAdapter:
             return [], since or ""
         last = changes[-1]
         return changes, f"{last.updated_at.isoformat()}|{last.system_id}"
+
+    # -- IAccountingRecords (docs/records.md) ----------------------------------------------------------
+    def _vouchers_to(self, fiscal_year: int) -> list[RemoteVoucher]:
+        """The vouchers up to the end of ``fiscal_year`` (ExecuteBillQuery on GL_VOUCHER): the books are
+        built from them, as K/3 Cloud's own 总账 and 明细账 reports are (their report services are not
+        documented for third parties)."""
+        where = f"FYEAR <= {int(fiscal_year)}"
+        if self.records_book:
+            where += f" and FAccountBookID.FNumber = {_quote(self.records_book)}"
+        return self._query(where)
+
+    def export_ledgers(self, fiscal_year: int, period: int) -> list[LedgerBook]:
+        people = self.records_people
+        return ledgers_from_vouchers(self._vouchers_to(fiscal_year), fiscal_year, period, system="kingdee",
+                                     book=self.records_book or None, prepared_by=people["prepared_by"],
+                                     reviewed_by=people["reviewed_by"])
+
+    def export_reports(self, fiscal_year: int, period: int) -> list[FinancialReport]:
+        people = self.records_people
+        return reports_from_vouchers(self._vouchers_to(fiscal_year), fiscal_year, period, system="kingdee",
+                                     prepared_by=people["prepared_by"], chief_accountant=people["chief_accountant"],
+                                     head=people["head"])
 
     def reverse(self, system_id: str, *, date: dt.date, reason: str, external_ref: str) -> PostResult:
         """A posted voucher gets a red voucher; one not yet posted is withdrawn (撤销 or

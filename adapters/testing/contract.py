@@ -38,16 +38,21 @@ from typing import Any
 
 from zope.interface.verify import verifyClass, verifyObject
 
+from invoice_archive_adapters.books import top_level
 from invoice_archive.ports.accounting import (
+    LEDGER_KINDS,
     AccountingError,
     CheckResult,
     DraftEntry,
     DraftVoucher,
+    IAccountingRecords,
     IAccountingSystem,
+    LedgerBook,
     Outcome,
     PostResult,
     RemoteStatus,
     RemoteVoucher,
+    reports_due,
 )
 
 D = Decimal
@@ -324,3 +329,97 @@ class AccountingSystemContract:
                                 external_ref="IA-BX-2024-0031-v1-R")
         assert again.status == Outcome.POSTED and again.already_existed
         assert len(server.vouchers) == 2
+
+
+def _lines(books: list[Any]) -> list[tuple]:
+    """What a ledger says, without the names and people a system may word its own way."""
+    return [(b.kind, b.fiscal_year, b.period,
+             [(ln.kind, ln.account_code, ln.summary, ln.debit, ln.credit, ln.balance, ln.date, ln.voucher_number)
+              for ln in b.lines]) for b in books]
+
+
+def _items(reports: list[Any]) -> list[tuple]:
+    return [(r.kind, r.fiscal_year, r.period,
+             [(s.kind, [(i.line_no, i.code, i.current, i.prior) for i in s.items]) for s in r.statements])
+            for r in reports]
+
+
+class AccountingRecordsContract:
+    """The behaviour every IAccountingRecords implementation must show: the period's
+    ledgers and reports, made from the posted vouchers the system holds, the same on
+    every export (docs/records.md). Mix into an adapter's contract test class beside
+    :class:`AccountingSystemContract` (it uses that class's ``draft`` and fixtures)."""
+
+    def _book(self, server: Any, adapter: Any) -> None:
+        """Three posted vouchers (two in June, one in July) and one saved, not posted, in June."""
+        adapter.post(self.draft("IA-BX-2024-0031-v1", amount="526.00", tax="46.00"))
+        adapter.post(self.draft("IA-BX-2024-0032-v1", amount="1060.00", tax="60.00", day=29))
+        adapter.post(self.draft("IA-BX-2024-0033-v1", amount="212.00", tax="12.00", period=7, day=3))
+        server.app.ledger.post_all()
+        adapter.post(self.draft("IA-BX-2024-0034-v1", amount="999.00", tax="9.00", day=30))   # saved only
+
+    def test_implements_the_records_port(self, adapter: Any) -> None:
+        assert verifyClass(IAccountingRecords, self.adapter_class)
+        assert verifyObject(IAccountingRecords, adapter)
+
+    def test_the_ledgers_hold_the_posted_vouchers_only(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        books = adapter.export_ledgers(2024, 6)
+        assert all(isinstance(b, LedgerBook) for b in books)
+        by_kind = {b.kind: b for b in books}
+        assert {"general_ledger", "subsidiary_ledger"} <= set(by_kind)
+        assert set(by_kind) <= set(LEDGER_KINDS)
+        entries = [ln for ln in by_kind["subsidiary_ledger"].lines if ln.kind == "entry"]
+        assert len(entries) == 6                                  # 3 lines each of the two posted June vouchers
+        assert {ln.date for ln in entries} == {dt.date(2024, 6, 28), dt.date(2024, 6, 29)}
+        assert by_kind["subsidiary_ledger"].debit_total == by_kind["subsidiary_ledger"].credit_total == D("1586.00")
+        expense, vat, bank = self.accounts
+        [month] = [ln for ln in by_kind["general_ledger"].lines if ln.summary == "本期合计"
+                   and ln.account_code == top_level(expense)]
+        assert (month.debit, month.credit) == (D("1480.00"), D("0.00"))      # 480 + 1000, the saved 990 not
+        assert "999.00" not in repr(books) and "990.00" not in repr(books)
+
+    def test_the_ledgers_are_the_systems_own(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        assert _lines(adapter.export_ledgers(2024, 6)) == _lines(server.app.ledgers(2024, 6))
+        assert _items(adapter.export_reports(2024, 6)) == _items(server.app.reports(2024, 6))
+
+    def test_the_next_period_opens_with_this_periods_closing(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        june = {ln.account_code: ln.balance for b in adapter.export_ledgers(2024, 6) if b.kind == "general_ledger"
+                for ln in b.lines if ln.summary == "本期合计"}
+        july = {ln.account_code: ln.balance for b in adapter.export_ledgers(2024, 7) if b.kind == "general_ledger"
+                for ln in b.lines if ln.kind == "opening"}
+        assert june and july == june
+
+    def test_an_export_is_the_same_every_time(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        assert adapter.export_ledgers(2024, 6) == adapter.export_ledgers(2024, 6)
+        assert adapter.export_reports(2024, 6) == adapter.export_reports(2024, 6)
+
+    def test_the_reports_due_at_the_end_of_a_span(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        assert [r.kind for r in adapter.export_reports(2024, 6)] == list(reports_due(6)) == [
+            "monthly_report", "quarterly_report", "half_year_report"]
+        assert [r.kind for r in adapter.export_reports(2024, 7)] == ["monthly_report"]
+        assert [r.kind for r in adapter.export_reports(2024, 12)] == [
+            "monthly_report", "quarterly_report", "annual_report"]
+
+    def test_the_balance_sheet_balances_and_the_income_statement_adds_up(self, server: Any, adapter: Any) -> None:
+        self._book(server, adapter)
+        for report in adapter.export_reports(2024, 7):
+            sheets = {s.kind: s for s in report.statements}
+            items = {i.name: i for i in sheets["balance_sheet"].items}
+            assert items["资产总计"].current == items["负债和所有者权益总计"].current
+            assert items["资产总计"].prior == items["负债和所有者权益总计"].prior
+            [profit] = [i for i in sheets["income_statement"].items if i.name == "净利润"]
+            assert profit.current == D("-200.00")                 # July's 212.00 less its 12.00 input VAT
+        [year] = [r for r in adapter.export_reports(2024, 12) if r.kind == "annual_report"]
+        [profit] = [i for i in {s.kind: s for s in year.statements}["income_statement"].items if i.name == "净利润"]
+        assert profit.current == D("-1680.00")                    # the year's expenses, posted ones only
+
+    def test_an_authentication_failure_on_export_raises(self, server: Any, adapter: Any) -> None:
+        server.fail_next("auth")
+        with raises(AccountingError) as info:
+            adapter.export_ledgers(2024, 6)
+        assert info.value.code == "auth_failed" and not info.value.retryable

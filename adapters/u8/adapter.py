@@ -34,7 +34,9 @@ Settings (``accounting.`` prefix optional): ``url`` (``http://u8-server``),
 ``sender`` (EAI 外部系统编码, required), ``receiver`` (``u8``), ``eai_path``
 (``/U8EAI/import.asp``), ``username``/``password`` (optional), ``system_name``
 (``IA``), ``xml_encoding`` (``utf-8``; ``gb2312`` for older EAI),
-``page_size`` (500), timeouts and TLS as for every adapter.
+``page_size`` (500), timeouts and TLS as for every adapter; for the ledgers and reports
+(docs/records.md): ``records_prepared_by`` (default ``sender``), ``records_reviewed_by``,
+``records_chief_accountant``, ``records_head``.
 """
 from __future__ import annotations
 
@@ -50,8 +52,12 @@ import httpx
 from zope.interface import implementer
 
 from invoice_archive_adapters._http import HttpTransport, Settings
+from invoice_archive_adapters.books import ledgers_from_vouchers, reports_from_vouchers
 from invoice_archive.ports.accounting import (
     EXTERNAL_REF_RE,
+    FinancialReport,
+    IAccountingRecords,
+    LedgerBook,
     post_unless_exists,
     AccountingError,
     CheckResult,
@@ -77,7 +83,7 @@ def reversal_prefix(original: RemoteVoucher) -> str:
             f"{int(original.voucher_number):04d}号凭证]")
 
 
-@implementer(IAccountingSystem)
+@implementer(IAccountingSystem, IAccountingRecords)
 class U8EaiAdapter:
     name = "u8"
 
@@ -89,6 +95,10 @@ class U8EaiAdapter:
         self.system_name = str(s.get("system_name", "IA"))
         self.encoding = str(s.get("xml_encoding", "utf-8"))
         self.page_size = s.int("page_size", 500)
+        # who the exported books and reports name (docs/records.md); default the EAI sender
+        self.records_people = {k: str(s.get(f"records_{k}", "") or "") or None
+                               for k in ("prepared_by", "reviewed_by", "chief_accountant", "head")}
+        self.records_people["prepared_by"] = self.records_people["prepared_by"] or self.sender
         self.http = HttpTransport.from_settings(
             s, system_label=LABEL, headers={"Content-Type": f"text/xml; charset={self.encoding}"})
         if s.get("username"):
@@ -240,6 +250,24 @@ class U8EaiAdapter:
                        default=mark)
             if len(page) < self.page_size:
                 return changes, mark
+
+    # -- IAccountingRecords (docs/records.md) -------------------------------------------------------
+    def _vouchers_to(self, fiscal_year: int) -> list[RemoteVoucher]:
+        """Every voucher up to the end of ``fiscal_year``, read with the change query from the
+        start (U8 EAI has no documented export of its 账簿; the books are built from them)."""
+        vouchers, _ = self.pull_changes(None)
+        return [v for v in vouchers if v.fiscal_year <= fiscal_year]
+
+    def export_ledgers(self, fiscal_year: int, period: int) -> list[LedgerBook]:
+        people = self.records_people
+        return ledgers_from_vouchers(self._vouchers_to(fiscal_year), fiscal_year, period, system="u8",
+                                     prepared_by=people["prepared_by"], reviewed_by=people["reviewed_by"])
+
+    def export_reports(self, fiscal_year: int, period: int) -> list[FinancialReport]:
+        people = self.records_people
+        return reports_from_vouchers(self._vouchers_to(fiscal_year), fiscal_year, period, system="u8",
+                                     prepared_by=people["prepared_by"], chief_accountant=people["chief_accountant"],
+                                     head=people["head"])
 
     def reverse(self, system_id: str, *, date: dt.date, reason: str, external_ref: str) -> PostResult:
         key = KEY_RE.match(system_id)

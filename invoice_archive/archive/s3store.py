@@ -44,7 +44,7 @@ from urllib.parse import parse_qs, quote, urlencode, urlparse
 
 from zope.interface import implementer
 
-from invoice_archive.archive.store import ObjectExists
+from invoice_archive.archive.store import DestructionRefused, ObjectExists
 from invoice_archive.ports import IArchiveStore
 
 if TYPE_CHECKING:
@@ -231,6 +231,28 @@ class S3Store:
             if status == 404 or code in ("NoSuchKey", "404", "NotFound"):
                 return
             raise self._fail("删除", key, exc) from exc
+
+    def destroy(self, key: str, sha256: str) -> bool:
+        """Remove an archived object for good, only for the destruction of an appraised
+        item (docs/disposition.md): the stored bytes must hash to ``sha256``, else
+        :class:`DestructionRefused`. True when removed, False when already gone. On a
+        bucket with versioning this removes the current version (a delete marker):
+        older versions and Object Lock retention are the bucket's policy, which a
+        destruction of records cannot override from here."""
+        try:
+            stream = self.open_stream(key)
+        except KeyError:
+            return False
+        try:
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: stream.read(1024 * 1024), b""):
+                digest.update(chunk)
+        finally:
+            stream.close()
+        if digest.hexdigest() != sha256.lower():
+            raise DestructionRefused(key, sha256.lower(), digest.hexdigest())
+        self.delete_created(key)
+        return True
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Every key under prefix, in the server's order (UTF-8 binary order on S3)."""

@@ -3,6 +3,7 @@ objects written by a transaction that then aborted (nothing half-written stays).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -17,6 +18,15 @@ from invoice_archive.ports import IArchiveStore
 
 class ObjectExists(Exception):
     """A different object already exists under this key: stores never overwrite."""
+
+
+class DestructionRefused(Exception):
+    """The object under this key is not the one a destruction names (its SHA-256
+    differs): nothing was removed (docs/disposition.md)."""
+
+    def __init__(self, key: str, expected: str, actual: str) -> None:
+        super().__init__(f"{key}: stored SHA-256 {actual}, the destruction list names {expected}")
+        self.key, self.expected, self.actual = key, expected, actual
 
 
 def _check_key(key: str) -> None:
@@ -88,6 +98,33 @@ class FileSystemStore:
             self._path(key).unlink()
         except FileNotFoundError:
             pass
+
+    def destroy(self, key: str, sha256: str) -> bool:
+        """Remove an archived object for good: the one deliberate deletion of a
+        write-once store, called only by the destruction of an appraised item
+        (services/disposition.py, docs/disposition.md), after its tombstone is
+        committed. The object must still be the bytes the tombstone names
+        (``sha256``), else :class:`DestructionRefused` and nothing is removed.
+        True when removed, False when it was already gone (a destruction resumed
+        after a crash)."""
+        path = self._path(key)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return False
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256.lower():
+            raise DestructionRefused(key, sha256.lower(), actual)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        dirfd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dirfd)
+        finally:
+            os.close(dirfd)
+        return True
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         base = self.root

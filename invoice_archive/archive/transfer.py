@@ -1,10 +1,15 @@
-"""Transfer (移交) of a year's archive to the archives department, and its check on
-the receiving side (pure: no database).
+"""Transfer (移交) of a year's archive to the archives unit, and its check on the receiving
+side (pure: no database; docs/disposition.md).
 
 The transfer package is a zip holding every item's package byte for byte under
-items/, the transfer list (移交清册) as XML and CSV, and SHA-256 and SM3
-manifests of everything. The receiver re-runs the four-property check on every
-item against the list, so nothing rests on the sender's word.
+items/, the signed 移交清册 (``移交清册.xml``, archive/lists.py, with 应保管期限,
+已保管期限 and the sign-offs of the 移交人, 接收人 and 监交人; ``移交清册.sig.json``,
+the service's signature over it; and the same rows as ``移交清册.csv``), the public
+key that signed it, and SHA-256 and SM3 manifests of everything. The receiver
+re-checks the signature with the key it obtained from the sender (not the one in the
+package, which only says which key to expect), the list against the contents, and
+every item's four properties, so nothing rests on the sender's word
+(会计档案管理办法 第十二条: 准确性、完整性、可用性、安全性).
 """
 from __future__ import annotations
 
@@ -17,42 +22,44 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from invoice_archive.archive.checks import check_package, document_number
+from invoice_archive.archive.lists import ITEM_FIELDS, verify_list_signature
 from invoice_archive.digests import sha256_hex, sm3_hex
 
-LIST_FIELDS = ("archival_code", "title", "date", "fiscal_year", "period", "retention", "retention_until",
-               "file_count", "byte_count", "package_sha256", "package_sm3")
-LIST_LABELS = ("档号", "题名", "日期", "会计年度", "会计月份", "保管期限", "保管期限截止", "文件数", "字节数",
-               "SHA256", "SM3")
+LIST_XML, LIST_SIG, LIST_CSV, LIST_KEY = "移交清册.xml", "移交清册.sig.json", "移交清册.csv", "移交清册签名公钥.pem"
+PACKAGE_FIELDS = (("文件数", "file_count"), ("字节数", "byte_count"), ("SHA256", "package_sha256"),
+                  ("SM3", "package_sm3"))
+ROW_FIELDS = (*ITEM_FIELDS, *PACKAGE_FIELDS)
 
 
 @dataclass(frozen=True)
 class TransferItem:
-    row: Mapping[str, Any]      # the 移交清册 row (LIST_FIELDS)
+    row: Mapping[str, Any]      # the 移交清册 row (ROW_FIELDS' keys)
     package: bytes              # the item's package as archived
 
 
-def build_transfer(items: Iterable[TransferItem], *, fonds_code: str, org_name: str, fiscal_year: int,
-                   created: dt.datetime, transferred_by: str) -> bytes:
+def list_rows(list_xml: bytes) -> list[dict[str, str]]:
+    """The items a 移交清册 lists, as dicts keyed like ROW_FIELDS."""
+    root = ET.fromstring(list_xml)
+    parent = root.find("移交档案")
+    return [{key: el.get(label, "") for label, key in ROW_FIELDS} for el in
+            (parent.findall("件") if parent is not None else [])]
+
+
+def build_transfer(items: Iterable[TransferItem], *, list_xml: bytes, signature: bytes, public_key_pem: bytes,
+                   created: dt.datetime) -> bytes:
     items = list(items)
     members: list[tuple[str, bytes]] = []
     for it in items:
         if sha256_hex(it.package) != it.row["package_sha256"]:
             raise ValueError(f"package of {it.row['archival_code']} does not match its recorded digest")
         members.append((f"items/{it.row['archival_code']}.zip", it.package))
-    root = ET.Element("会计档案移交清册", {"全宗号": fonds_code, "全宗名称": org_name, "会计年度": str(fiscal_year),
-                                       "移交时间": created.isoformat(), "移交人": transferred_by,
-                                       "件数": str(len(items)),
-                                       "总字节数": str(sum(int(i.row["byte_count"]) for i in items))})
-    for it in items:
-        ET.SubElement(root, "件", {label: str(it.row.get(name) or "") for name, label in zip(LIST_FIELDS, LIST_LABELS)})
-    ET.indent(root)
-    members.append(("移交清册.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"))
     text = io.StringIO()
     writer = csv.writer(text)
-    writer.writerow(LIST_LABELS)
-    for it in items:
-        writer.writerow([it.row.get(name) or "" for name in LIST_FIELDS])
-    members.append(("移交清册.csv", text.getvalue().encode("utf-8-sig")))
+    writer.writerow([label for label, _ in ROW_FIELDS])
+    for row in list_rows(list_xml):
+        writer.writerow([row[key] for _, key in ROW_FIELDS])
+    members += [(LIST_XML, list_xml), (LIST_SIG, signature), (LIST_CSV, text.getvalue().encode("utf-8-sig")),
+                (LIST_KEY, public_key_pem)]
     for alg, fn in (("sha256", sha256_hex), ("sm3", sm3_hex)):
         members.append((f"manifest-{alg}.txt", "".join(f"{fn(d)}  {n}\n" for n, d in members
                                                        if not n.startswith("manifest-")).encode()))
@@ -70,6 +77,7 @@ def build_transfer(items: Iterable[TransferItem], *, fonds_code: str, org_name: 
 class TransferReport:
     items: int = 0
     passed: int = 0
+    signature: str = "checked"     # not_checked: no public key was given
     problems: list[str] = field(default_factory=list)
     item_failures: dict[str, list[str]] = field(default_factory=dict)
 
@@ -79,7 +87,7 @@ class TransferReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "items": self.items, "passed": self.passed, "problems": self.problems,
-                "item_failures": self.item_failures}
+                "item_failures": self.item_failures, "signature": self.signature}
 
 
 def _read(zf: zipfile.ZipFile, name: str, report: TransferReport) -> bytes | None:
@@ -90,9 +98,10 @@ def _read(zf: zipfile.ZipFile, name: str, report: TransferReport) -> bytes | Non
         return None
 
 
-def check_transfer(data: bytes, *, scanner: Any = None) -> TransferReport:
-    """The receiving side's check (YJ): manifests, the list against the contents,
-    and the four-property check of every item."""
+def check_transfer(data: bytes, *, scanner: Any = None, public_key_pem: bytes | None = None) -> TransferReport:
+    """The receiving side's check (YJ): manifests, the list's signature (with the
+    sender's published key, when given), the list against the contents, and the
+    four-property check of every item."""
     report = TransferReport()
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -120,17 +129,29 @@ def check_transfer(data: bytes, *, scanner: Any = None) -> TransferReport:
                     report.problems.append(f"{path} 的 {alg.upper()} 校验值不符")
             extra = names - set(listed) - {n for n in names if n.startswith("manifest-")}
             report.problems.extend(f"{path} 未列入 {name}" for path in sorted(extra))
-        if "移交清册.xml" not in names:
-            report.problems.append("缺少 移交清册.xml")
+        if LIST_XML not in names:
+            report.problems.append(f"缺少 {LIST_XML}")
             return report
-        listing = _read(zf, "移交清册.xml", report)
+        listing = _read(zf, LIST_XML, report)
         if listing is None:
             return report
-        root = ET.fromstring(listing)   # written by us; the manifests above guard it
-        rows = [dict(zip(LIST_FIELDS, (el.get(label) for label in LIST_LABELS))) for el in root.findall("件")]
+        signature = _read(zf, LIST_SIG, report) if LIST_SIG in names else None
+        if signature is None:
+            report.problems.append(f"缺少清册签名 {LIST_SIG}")
+        elif public_key_pem is not None:
+            report.problems.extend(verify_list_signature(listing, signature, public_key_pem))
+        else:
+            report.signature = "not_checked"
+        root = ET.fromstring(listing)   # written by us; the manifests and the signature guard it
+        signers = {el.get("身份") for el in root.iterfind("签署/签名") if el.get("姓名")}
+        missing = [r for r in ("移交人", "接收人", "监交人") if r not in signers]
+        if missing:
+            report.problems.append(f"移交清册缺少{'、'.join(missing)}的签名")
+        rows = list_rows(listing)
         report.items = len(rows)
-        if root.get("件数") != str(len(rows)):
-            report.problems.append(f"清册件数 {root.get('件数')} 与所列 {len(rows)} 件不符")
+        declared = root.find("移交档案")
+        if declared is None or declared.get("件数") != str(len(rows)):
+            report.problems.append(f"清册件数 {declared.get('件数') if declared is not None else '?'} 与所列 {len(rows)} 件不符")
         listed_codes = {r["archival_code"] for r in rows}
         packaged = {n[len("items/"):-len(".zip")] for n in names if n.startswith("items/")}
         report.problems.extend(f"清册列出的 {c} 没有档案包" for c in sorted(listed_codes - packaged))

@@ -83,15 +83,19 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
 
     from invoice_archive.archive.fixity import audit_fixity
     from invoice_archive.archive.stores import store_from_url
-    from invoice_archive.models import ArchiveItem, Invoice
+    from invoice_archive.models import ArchiveItem, DestroyedObject, Invoice
 
     db, settings = _session(args)
     store = store_from_url(settings.archive.store_url, settings.archive.s3)
     with db:
+        # what a destruction removed on purpose (docs/disposition.md) is expected absent: its
+        # tombstone keeps the digests; one still stored is a destruction not yet finished
+        destroyed = set(db.execute(select(DestroyedObject.store_key)).scalars())
         expected = [(k, s, n) for k, s, n in db.execute(
-            select(ArchiveItem.package_key, ArchiveItem.package_sha256, ArchiveItem.package_size))]
+            select(ArchiveItem.package_key, ArchiveItem.package_sha256, ArchiveItem.package_size))
+            if k not in destroyed]
         expected += [(k, s, n) for k, s, n in db.execute(
-            select(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes))]
+            select(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)) if k not in destroyed]
     total = sum(n or 0 for _, _, n in expected)
     with tqdm(total=total, unit="B", unit_scale=True, desc="fixity", disable=args.quiet or None,
               file=sys.stderr) as bar:
@@ -105,6 +109,9 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
             print(f"  {result.status}: {result.key}")
         for key in report.unreferenced or ():
             print(f"  unreferenced: {key}")
+        if destroyed & set(report.unreferenced or ()):
+            print("  其中列入销毁清册而尚未删除的对象：销毁执行未完成，请重新执行"
+                  "（invoice-archive destruction execute --org … --number …）。")
         if report.unreferenced:
             print("  未登记的对象多来自被中断的接收或归档：重新上传同一发票、重新运行该期归档，即会核验并认领；"
                   "其余请档案管理员核查。")

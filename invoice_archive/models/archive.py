@@ -1,4 +1,5 @@
-"""Archive items (件): one posted voucher with its claim and original invoices, packaged."""
+"""Archive items (件): one posted voucher with its claim and original invoices (class PZ), or one
+ledger, report or other accounting record (classes ZB, BG, QT; docs/records.md), packaged."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,11 +21,27 @@ class ArchiveItem(Base):
               sqlite_where=text("withdrawn_at IS NULL"), postgresql_where=text("withdrawn_at IS NULL")),
         UniqueConstraint("org_id", "archival_code", name="uq_archive_items_org_archival_code"),
         UniqueConstraint("org_id", "class_code", "volume_no", "item_no", name="uq_archive_items_org_class_item"),
+        # a record other than a voucher is archived once too: one current item per record key
+        Index("uq_archive_items_record_current", "org_id", "record_key", unique=True,
+              sqlite_where=text("withdrawn_at IS NULL"), postgresql_where=text("withdrawn_at IS NULL")),
+        # a voucher's item names its voucher; any other names its record (kind and key)
+        CheckConstraint("(category = 'voucher' AND voucher_id IS NOT NULL AND record_key IS NULL) OR "
+                        "(category <> 'voucher' AND voucher_id IS NULL AND record_key IS NOT NULL "
+                        "AND record_kind IS NOT NULL)", name="voucher_or_record"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    voucher_id: Mapped[int] = mapped_column(ForeignKey("vouchers.id"))
+    voucher_id: Mapped[int | None] = mapped_column(ForeignKey("vouchers.id"), nullable=True)
+    # 会计档案管理办法 附表1 category (archive/retention.py): voucher for class PZ; for the other
+    # classes the record's kind (archive/records.py KINDS), its key (kind:文号, unique among current
+    # items), 文号 and 题名, and the intake row of a bank statement or receipt
+    category: Mapped[str] = mapped_column(String(32), default="voucher", server_default="voucher")
+    record_kind: Mapped[str | None] = mapped_column(String(32))
+    record_key: Mapped[str | None] = mapped_column(String(120))
+    document_number: Mapped[str | None] = mapped_column(String(80))
+    title: Mapped[str | None] = mapped_column(String(300))
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"), nullable=True)
     archival_code: Mapped[str] = mapped_column(String(80))      # 档号
     fonds_code: Mapped[str] = mapped_column(String(20))         # 全宗号
     class_code: Mapped[str] = mapped_column(String(40))         # 类别号, e.g. PZ·2024·D30
@@ -48,7 +65,11 @@ class ArchiveItem(Base):
     withdrawn_by: Mapped[str | None] = mapped_column(String(100))
     withdrawal_reason: Mapped[str | None] = mapped_column(Text)
 
-    voucher: Mapped[Voucher] = relationship()
+    voucher: Mapped[Voucher | None] = relationship()
+
+    @property
+    def is_voucher(self) -> bool:
+        return self.voucher_id is not None
 
 
 class ArchiveCheckWaiver(Base):

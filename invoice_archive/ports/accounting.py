@@ -340,6 +340,177 @@ class VoucherReport:
         return sum((e.credit for e in self.entries), ZERO)
 
 
+# -- ledgers and reports (会计账簿, 财务会计报告) -------------------------------------------------
+#: the books an accounting system keeps per period (会计档案管理办法 附表1 rows 3-5, docs/records.md)
+LEDGER_KINDS = ("general_ledger", "subsidiary_ledger", "cash_journal", "bank_journal")
+#: financial reports by the span they cover: a month, a quarter, a half-year, the year
+REPORT_KINDS = ("monthly_report", "quarterly_report", "half_year_report", "annual_report")
+#: the statements a report holds (资产负债表, 利润表, 现金流量表)
+STATEMENT_KINDS = ("balance_sheet", "income_statement", "cash_flow_statement")
+
+
+def reports_due(period: int) -> tuple[str, ...]:
+    """The reports whose span ends with accounting month ``period``: every month's,
+    a quarter's in March, June, September and December, the half-year's in June,
+    the year's in December."""
+    due = ["monthly_report"]
+    if period % 3 == 0:
+        due.append("quarterly_report")
+    if period == 6:
+        due.append("half_year_report")
+    if period == 12:
+        due.append("annual_report")
+    return tuple(due)
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    """One line of a ledger: an account's opening balance (``kind="opening"``), a posting
+    from a voucher (``"entry"``, with its date and voucher number), the period's totals
+    (``"total"``) or its closing balance (``"closing"``). ``balance`` is the running
+    balance after the line, signed debit-positive; ``direction`` is 借, 贷 or 平."""
+
+    kind: str
+    account_code: str
+    account_name: str | None
+    summary: str
+    debit: Decimal
+    credit: Decimal
+    balance: Decimal
+    date: dt.date | None = None
+    voucher_number: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("opening", "entry", "total", "closing"):
+            raise ValueError(f"ledger line kind {self.kind!r}: opening, entry, total or closing")
+        for name in ("debit", "credit", "balance"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (Decimal, int)) or not Decimal(value).is_finite():
+                raise TypeError(f"{name} must be a finite Decimal (never a float)")
+            object.__setattr__(self, name, Decimal(value).quantize(CENT))
+
+    @property
+    def direction(self) -> str:
+        return "借" if self.balance > 0 else "贷" if self.balance < 0 else "平"
+
+
+@dataclass(frozen=True)
+class LedgerBook:
+    """A ledger of one accounting period as the accounting system produced it:
+    总账 (``general_ledger``), 明细账 (``subsidiary_ledger``), 现金日记账
+    (``cash_journal``), 银行存款日记账 (``bank_journal``)."""
+
+    kind: str
+    fiscal_year: int
+    period: int
+    lines: tuple[LedgerLine, ...]
+    book: str | None = None
+    currency: str = "CNY"
+    prepared_by: str | None = None      # 编制 (who closed the period / printed the book)
+    reviewed_by: str | None = None      # 审核
+    system_id: str | None = None        # the system's own identifier of the export
+    generated_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in LEDGER_KINDS:
+            raise ValueError(f"ledger kind {self.kind!r}: one of {', '.join(LEDGER_KINDS)}")
+        if not 1 <= int(self.period) <= 12:
+            raise ValueError(f"period {self.period} is not an accounting month 1-12")
+        object.__setattr__(self, "lines", tuple(self.lines))
+
+    @property
+    def debit_total(self) -> Decimal:
+        return sum((ln.debit for ln in self.lines if ln.kind == "entry"), ZERO)
+
+    @property
+    def credit_total(self) -> Decimal:
+        return sum((ln.credit for ln in self.lines if ln.kind == "entry"), ZERO)
+
+
+@dataclass(frozen=True)
+class ReportItem:
+    """One line (项目) of a statement: its line number (行次), name, and the amounts
+    at the end of the span (期末/本期) and at its start or the same span a year before
+    (年初/上年同期)."""
+
+    line_no: int
+    name: str
+    current: Decimal | None
+    prior: Decimal | None = None
+    code: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("current", "prior"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (Decimal, int)) or not Decimal(value).is_finite():
+                raise TypeError(f"{name} must be a finite Decimal (never a float)")
+            object.__setattr__(self, name, Decimal(value).quantize(CENT))
+
+
+@dataclass(frozen=True)
+class Statement:
+    kind: str
+    title: str
+    items: tuple[ReportItem, ...]
+
+    def __post_init__(self) -> None:
+        if self.kind not in STATEMENT_KINDS:
+            raise ValueError(f"statement kind {self.kind!r}: one of {', '.join(STATEMENT_KINDS)}")
+        object.__setattr__(self, "items", tuple(self.items))
+
+
+@dataclass(frozen=True)
+class FinancialReport:
+    """A 财务会计报告 whose span ends with accounting month ``period``: the month's,
+    a quarter's, the half-year's or the year's (``kind``, REPORT_KINDS), with its
+    statements and the people 会计法 asks to sign it: 单位负责人 (``head``),
+    会计机构负责人 (``chief_accountant``) and 制表人 (``prepared_by``)."""
+
+    kind: str
+    fiscal_year: int
+    period: int
+    statements: tuple[Statement, ...]
+    currency: str = "CNY"
+    prepared_by: str | None = None
+    chief_accountant: str | None = None
+    head: str | None = None
+    system_id: str | None = None
+    generated_at: dt.datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in REPORT_KINDS:
+            raise ValueError(f"report kind {self.kind!r}: one of {', '.join(REPORT_KINDS)}")
+        if self.kind not in reports_due(int(self.period)):
+            raise ValueError(f"a {self.kind} does not end with accounting month {self.period}")
+        object.__setattr__(self, "statements", tuple(self.statements))
+
+    @property
+    def span(self) -> str:
+        """How the span is written in the report's number: 2024-07, 2024-Q3, 2024-H1, 2024."""
+        y, p = self.fiscal_year, self.period
+        return {"monthly_report": f"{y}-{p:02d}", "quarterly_report": f"{y}-Q{p // 3}",
+                "half_year_report": f"{y}-H1", "annual_report": f"{y}"}[self.kind]
+
+
+class IAccountingRecords(Interface):
+    """The accounting system as the source of the books and reports the archive keeps
+    (会计账簿, 财务会计报告; docs/records.md). Implemented by the adapters that can
+    export them (generic JSON, Kingdee K/3 Cloud, Yonyou U8), beside IAccountingSystem.
+    Read-only: nothing is written in the accounting system. Failures raise
+    AccountingError (``retryable`` says whether to try again)."""
+
+    def export_ledgers(fiscal_year: int, period: int) -> list[LedgerBook]:  # noqa: N805
+        """The period's ledgers (general ledger, subsidiary ledger, cash and bank
+        journals), from the posted vouchers of the period and the balances before it;
+        the same books every time for a closed period (deterministic)."""
+
+    def export_reports(fiscal_year: int, period: int) -> list[FinancialReport]:  # noqa: N805
+        """The reports whose span ends with the period (``reports_due``): the month's,
+        and the quarter's, the half-year's and the year's where they end there."""
+
+
 class IAccountingSystem(Interface):
     """The company's accounting system (Kingdee K/3 Cloud, Yonyou U8, a generic JSON API ...).
 
@@ -385,8 +556,9 @@ class IVoucherReportParser(Interface):
 
 
 __all__ = [
-    "AccountingError", "CheckResult", "DraftEntry", "DraftVoucher", "EXTERNAL_REF_RE",
-    "IAccountingSystem", "IVoucherReportParser", "Outcome", "PostResult", "RemoteStatus", "RemoteVoucher",
+    "AccountingError", "CheckResult", "DraftEntry", "DraftVoucher", "EXTERNAL_REF_RE", "FinancialReport",
+    "IAccountingRecords", "IAccountingSystem", "IVoucherReportParser", "LEDGER_KINDS", "LedgerBook", "LedgerLine",
+    "REPORT_KINDS", "ReportItem", "STATEMENT_KINDS", "Statement", "reports_due", "Outcome", "PostResult", "RemoteStatus", "RemoteVoucher",
     "ReportEntry", "STATUS_RANK", "VoucherReport", "has_reached", "post_unless_exists",
 ]
 

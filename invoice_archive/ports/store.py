@@ -30,6 +30,13 @@ class IArchiveStore(Interface):
         """Remove an object this process just created, when its transaction aborted.
         Not for use on archived objects."""
 
+    def destroy(key: str, sha256: str) -> bool:  # noqa: N805
+        """The one deliberate deletion of an archived object, used only by the
+        destruction (销毁) of an appraised item after its tombstone is committed
+        (docs/disposition.md): removes the object if its bytes still hash to
+        ``sha256`` (True), returns False when it is already gone, and raises
+        DestructionRefused, removing nothing, when the bytes differ."""
+
     def keys(prefix: str = "") -> Iterable[str]:  # noqa: N805
         """Every key under prefix, in a stable order."""
 

@@ -43,7 +43,9 @@ def includeme(config: Any) -> None:
     if settings.accounting.backend:
         # fail at start-up, not at the first approval: the adapter resolves (the
         # account mapping's completeness was checked by settings.parse())
-        verified(IAccountingSystem, config.maybe_dotted(settings.accounting.backend), "accounting.backend")
+        # (built per use with accounting.* options: the worker's postings, the archive's record exports)
+        config.registry["accounting.adapter_class"] = verified(
+            IAccountingSystem, config.maybe_dotted(settings.accounting.backend), "accounting.backend")
 
     from invoice_archive.archive.virus import scanner_from_settings
     from invoice_archive.services.intake import Verifier, load_trust_store
@@ -56,7 +58,12 @@ def includeme(config: Any) -> None:
     from invoice_archive.services.intake import IntakeService
     from invoice_archive.services.vouchers import VoucherService
 
-    for cls in (IntakeService, ClaimService, VoucherService, ArchiveService):
+    from invoice_archive.services.disposition import DispositionService
+    from invoice_archive.services.records import RecordService
+    from invoice_archive.services.transfers import TransferService
+
+    for cls in (IntakeService, ClaimService, VoucherService, ArchiveService, RecordService, DispositionService,
+                TransferService):
         config.register_service_factory(cls.factory, cls)
     config.include("invoice_archive.services.search")
     config.include("invoice_archive.services.bundles")   # loads the bundle signing key at start-up

@@ -34,6 +34,8 @@ from invoice_archive.models import (
 from invoice_archive.posting import TOPIC_POST, TOPIC_REVERSE
 from invoice_archive.posting.drafting import business_date
 from invoice_archive.services.audit import AuditLog
+from invoice_archive.services.filing import archive_access
+from invoice_archive.services.filing import ensure_not_destroyed
 from invoice_archive.services.scoping import original_bytes, package_bytes, scoped_get
 from invoice_archive.services.sequences import next_value
 
@@ -85,17 +87,6 @@ SIGNATURE_RULES = {
 }
 
 
-def archive_access() -> dict[str, Any]:
-    """权限管理: who may read the archived item, from the roles' permissions (docs/roles.md)."""
-    from invoice_archive.security import ROLE_PERMISSIONS, Permissions
-
-    names = {"auditor": "审计人员", "archivist": "档案管理员"}
-    grants = []
-    for role, perms in sorted(ROLE_PERMISSIONS.items()):
-        for perm, action in ((Permissions.ARCHIVE_READ, "查阅"), (Permissions.ARCHIVE_DOWNLOAD, "下载")):
-            if perm in perms:
-                grants.append({"to": names.get(str(role), str(role)), "action": action})
-    return {"control": "内部", "grants": grants}
 
 
 class FourPropertyFailure(Exception):
@@ -246,9 +237,17 @@ class ArchiveService:
 
     def find(self, *, voucher_number: str | None = None, invoice_number: str | None = None,
              archival_code: str | None = None, fiscal_year: int | None = None, period: int | None = None,
+             category: str | None = None, record_kind: str | None = None, archive_class: str | None = None,
              limit: int = 50, offset: int = 0) -> tuple[list[ArchiveItem], int]:
-        stmt = select(ArchiveItem).join(Voucher, ArchiveItem.voucher_id == Voucher.id).where(
+        """Items of every class (vouchers, ledgers, reports, other records: docs/records.md)."""
+        stmt = select(ArchiveItem).outerjoin(Voucher, ArchiveItem.voucher_id == Voucher.id).where(
             ArchiveItem.org_id == self.org_id)
+        if category:
+            stmt = stmt.where(ArchiveItem.category == category)
+        if record_kind:
+            stmt = stmt.where(ArchiveItem.record_kind == record_kind)
+        if archive_class:
+            stmt = stmt.where(ArchiveItem.class_code.startswith(f"{archive_class}·"))
         if voucher_number:
             word, _, num = voucher_number.rpartition("-")
             stmt = stmt.where(Voucher.voucher_number == num)
@@ -275,6 +274,9 @@ class ArchiveService:
         item reverses, and the red voucher reversing a blue one, each with its
         current item (None while it is not archived)."""
         items = list(items)
+        none = {"reverses": None, "reversed_by": None}
+        records = {i.id: dict(none) for i in items if i.voucher_id is None}
+        items = [i for i in items if i.voucher_id is not None]
         vouchers = {i.voucher_id: i.voucher for i in items}
         reds = self.db.execute(select(Voucher).where(
             Voucher.reverses_id.in_(list(vouchers)))).scalars().all() if vouchers else []
@@ -291,11 +293,12 @@ class ArchiveService:
                     "period": v.period, "archive_item_id": other.id if other else None,
                     "archival_code": other.archival_code if other else None}
 
-        return {i.id: {"reverses": link(i.voucher.reverses) if i.voucher.red_flag else None,
-                       "reversed_by": link(by_blue.get(i.voucher_id))} for i in items}
+        return {**records, **{i.id: {"reverses": link(i.voucher.reverses) if i.voucher.red_flag else None,
+                                     "reversed_by": link(by_blue.get(i.voucher_id))} for i in items}}
 
     def bundle(self, item_id: int) -> tuple[ArchiveItem, bytes]:
         item = self.get(item_id)
+        ensure_not_destroyed(self.db, item)
         data = self._stored_package(item)
         self.audit.record("archive.downloaded", "archive_item", item.archival_code, sha256=item.package_sha256)
         return item, data
@@ -314,6 +317,7 @@ class ArchiveService:
         from invoice_archive.services.bundles import SigningUnconfigured
 
         item = self.get(item_id)   # a wrong id is a 404 whatever the configuration
+        ensure_not_destroyed(self.db, item)
         if signer is None:
             raise SigningUnconfigured("签名密钥未配置（bundle.signing_key），暂不能生成 DA/T 48 封装包，请联系管理员。",
                                       code="bundle_signing_unconfigured", status=503)
@@ -756,7 +760,8 @@ class ArchiveService:
     # -- four-property checks on demand, and the archived mark -------------------
     def check_item(self, item: ArchiveItem) -> dict[str, Any]:
         """Re-run the four-property check on the stored package (DA/T 92 asks for a
-        yearly re-check)."""
+        yearly re-check). A destroyed item has no package to check (410)."""
+        ensure_not_destroyed(self.db, item)
         try:
             data = self.store.get(item.package_key)
         except KeyError:
@@ -768,11 +773,20 @@ class ArchiveService:
         numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == item.class_code,
             ArchiveItem.volume_no == item.volume_no)).scalars())
+        if item.voucher_id is not None:
+            own = self._voucher_expectations(item.voucher, exclude_item=item.id)
+            waivers = self.waivers_by_voucher([item.voucher_id]).get(item.voucher_id, ())
+        else:   # a ledger, report or list (docs/records.md): its 文号 among the current items of its key
+            taken = set(self.db.execute(select(ArchiveItem.document_number).where(
+                ArchiveItem.org_id == self.org_id, ArchiveItem.record_key == item.record_key,
+                ArchiveItem.withdrawn_at.is_(None), ArchiveItem.id != item.id)).scalars())
+            own = {"document_number": item.document_number, "known_document_numbers": taken,
+                   "scope": {"fiscal_year": item.fiscal_year, "period": item.period}}
+            # a waiver recorded at archiving stays in the item's report: the re-check carries it
+            waivers = [Waiver(**w) for w in (item.checks or {}).get("waivers", [])]
         expected = expected_from_item(item, known_codes=others, sequence=numbers, item_count=1,
-                                      package_key=item.package_key,
-                                      **self._voucher_expectations(item.voucher, exclude_item=item.id))
-        report = check_package(data, expected, scanner=self.scanner,
-                               waivers=self.waivers_by_voucher([item.voucher_id]).get(item.voucher_id, ())).to_dict()
+                                      package_key=item.package_key, **own)
+        report = check_package(data, expected, scanner=self.scanner, waivers=waivers).to_dict()
         self.audit.record("archive.checked", "archive_item", item.archival_code, passed=report["passed"],
                           registrable=report["registrable"],
                           failures=[c["code"] for c in report["checks"] if c["result"] == "fail"],
@@ -780,9 +794,12 @@ class ArchiveService:
         return report
 
     def check_year(self, fiscal_year: int) -> dict[str, Any]:
+        from invoice_archive.models import ArchiveTombstone
+
         items = self.db.execute(select(ArchiveItem).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.fiscal_year == fiscal_year,
-            ArchiveItem.withdrawn_at.is_(None)).order_by(ArchiveItem.archival_code)).scalars().all()
+            ArchiveItem.withdrawn_at.is_(None), ~ArchiveItem.id.in_(select(ArchiveTombstone.item_id)))
+            .order_by(ArchiveItem.archival_code)).scalars().all()
         failed = []
         for item in items:
             report = self.check_item(item)
@@ -793,41 +810,12 @@ class ArchiveService:
         return {"fiscal_year": fiscal_year, "checked": len(items), "passed": len(items) - len(failed),
                 "failed": failed}
 
-    # -- transfer (移交) and appraisal ------------------------------------------------
-    def transfer(self, fiscal_year: int, *, transferred_by: str) -> tuple[bytes, int]:
-        """A year's items as a transfer package with its 移交清册 (transfer list)."""
-        org = self.db.get(Organisation, self.org_id)
-        items = self.db.execute(select(ArchiveItem).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.fiscal_year == fiscal_year,
-            ArchiveItem.withdrawn_at.is_(None)).order_by(ArchiveItem.archival_code)).scalars().all()
-        parts = []
-        for item in items:
-            v = item.voucher
-            parts.append(TransferItem(row={
-                "archival_code": item.archival_code, "title": f"{v.claim.title}（{v.display_number}）",
-                "date": v.date.isoformat(), "fiscal_year": item.fiscal_year, "period": item.period,
-                "retention": item.retention, "retention_until": _s(item.retention_until),
-                "file_count": len(item.manifest), "byte_count": sum(int(m["size"]) for m in item.manifest),
-                "package_sha256": item.package_sha256, "package_sm3": item.package_sm3,
-            }, package=self.store.get(item.package_key)))
-        data = build_transfer(parts, fonds_code=org.fonds_code, org_name=org.name, fiscal_year=fiscal_year,
-                              created=utcnow(), transferred_by=transferred_by)
-        self.audit.record("archive.transferred", "fonds", org.fonds_code, fiscal_year=fiscal_year,
-                          items=len(parts), sha256=sha256_hex(data))
-        return data, len(parts)
-
-    def appraisal(self, as_of: dt.date) -> list[ArchiveItem]:
-        """Items whose retention period has ended by as_of: candidates for appraisal
-        (鉴定); never destroyed here, and never while tied to unsettled matters."""
-        return list(self.db.execute(select(ArchiveItem).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.retention_until.is_not(None),
-            ArchiveItem.retention_until < as_of, ArchiveItem.withdrawn_at.is_(None))
-            .order_by(ArchiveItem.retention_until, ArchiveItem.archival_code)).scalars())
-
+    # -- the archived mark --------------------------------------------------------------------
     def withdraw(self, item_id: int, reason: str) -> ArchiveItem:
         """Remove the archived mark (an explicit, logged archivist action) so that the
         voucher can be archived again; the item and its package stay as they were."""
         item = self.get(item_id)
+        ensure_not_destroyed(self.db, item)
         if item.withdrawn_at is not None:
             raise Conflict(f"档案 {item.archival_code} 的归档标记已于 {item.withdrawn_at:%Y-%m-%d} 撤销。",
                            code="already_withdrawn")
@@ -835,6 +823,9 @@ class ArchiveService:
         item.withdrawn_by = self.actor
         item.withdrawal_reason = reason
         voucher = item.voucher
+        if voucher is None:     # a ledger, report or other record: archived again by the next records run
+            self.audit.record("archive.withdrawn", "archive_item", item.archival_code, reason=reason)
+            return item
         if voucher.claim.status == ClaimStatus.ARCHIVED:
             voucher.claim.status = ClaimStatus.POSTED
         for line in voucher.claim.lines:

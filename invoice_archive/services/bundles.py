@@ -28,7 +28,7 @@ from invoice_archive.models import (
     ArchiveItem, AuditEvent, Claim, Invoice, InvoiceVoucherLink, Organisation, Voucher,
 )
 from invoice_archive.services.audit import SIGNER_KEY, AuditLog, AuditSequencer
-from invoice_archive.services.scoping import original_bytes, scoped_get
+from invoice_archive.services.scoping import ensure_original_kept, original_bytes, scoped_get
 
 
 #: how the badge for each verdict looks (its words are the pages' own: views/labels.py)
@@ -174,6 +174,7 @@ class BundleService:
         return read_invoice(data)
 
     def _original_or_fail(self, inv: Invoice) -> bytes:
+        ensure_original_kept(self.db, self.org_id, inv.storage_key, f"发票 {inv.number or inv.business_key} ")
         return original_bytes(self.store, inv)
 
     # -- the bundle ------------------------------------------------------------------

@@ -19,7 +19,7 @@ from invoice_archive.services.compliance import (
     CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, posting_status_messages, red_invoice_arrived,
     rules_report,
 )
-from invoice_archive.services.scoping import original_bytes, scoped_get
+from invoice_archive.services.scoping import ensure_original_kept, original_bytes, scoped_get
 from invoice_archive.settings import SettingsError, VerificationSettings
 from invoice_archive.verification import TrustStore, verify_ofd, verify_pdf, verify_xml
 
@@ -221,6 +221,7 @@ class IntakeService:
     def original(self, inv: Invoice, *, via: str = "api") -> bytes:
         """The original file as received, checked against its intake SHA-256 like
         every other read from the store."""
+        ensure_original_kept(self.db, self.org_id, inv.storage_key, f"发票 {inv.number or inv.business_key} ")
         data = original_bytes(self.store, inv)
         self.audit.record("invoice.original_downloaded", "invoice", inv.id, sha256=inv.sha256, via=via)
         return data

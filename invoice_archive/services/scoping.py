@@ -6,14 +6,19 @@ Every "get by id" of a service and every route factory goes through
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from invoice_archive.digests import sha256_hex
-from invoice_archive.errors import NotFound, StoreUnavailable
-from invoice_archive.models import ApiToken, ArchiveItem, Claim, Invoice, Voucher
+from invoice_archive.errors import Gone, NotFound, StoreUnavailable
+from invoice_archive.models import (
+    ApiToken, ArchiveItem, ArchiveTombstone, Claim, DestroyedObject, Destruction, Invoice, Voucher,
+)
+
+_CHINA = dt.timezone(dt.timedelta(hours=8))
 
 T = TypeVar("T")
 
@@ -53,6 +58,46 @@ def scoped_get(db: Session, model: type[T], ident: Any, org_id: int, *, for_upda
     return row
 
 
+def scoped_named(db: Session, model: type[T], ident: Any, org_id: int, label: str, code: str, *,
+                 lock: bool = False) -> T:
+    """As :func:`scoped_get`, for a model not in the table above: the 404 says ``label``
+    and carries ``code``."""
+    try:
+        key = int(ident)
+    except (TypeError, ValueError):
+        key = 0
+    row = None
+    if 0 < key <= MAX_ID:
+        stmt = select(model).where(model.id == key, model.org_id == org_id)  # type: ignore[attr-defined]
+        if lock:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        row = db.execute(stmt).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"{label} {ident} 不存在", code=code)
+    return row
+
+
+def ensure_not_destroyed(db: Session, item: ArchiveItem) -> None:
+    """410 for an item destroyed after appraisal (docs/disposition.md): its metadata and
+    digests remain (the tombstone), its content does not."""
+    tomb = db.get(ArchiveTombstone, item.id)
+    if tomb is not None:
+        number = db.get(Destruction, tomb.destruction_id).number
+        raise Gone(f"档案 {item.archival_code} 已于 {tomb.destroyed_at.astimezone(_CHINA):%Y-%m-%d} 按销毁清册 {number} "
+                   f"销毁，只保留其元数据和校验值。", code="archive_item_destroyed",
+                   detail={"archival_code": item.archival_code, "destruction": number})
+
+
+def ensure_original_kept(db: Session, org_id: int, key: str, what: str) -> None:
+    """410 for a stored original a destruction removed (the invoice row and its digests remain)."""
+    gone = db.execute(select(DestroyedObject).where(DestroyedObject.org_id == org_id,
+                                                    DestroyedObject.store_key == key)).scalar_one_or_none()
+    if gone is not None:
+        number = db.get(Destruction, gone.destruction_id).number
+        raise Gone(f"{what}的原件已随档案按销毁清册 {number} 销毁，只保留其元数据和校验值。",
+                   code="original_destroyed", detail={"destruction": number})
+
+
 def original_bytes(store: Any, inv: Invoice) -> bytes:
     """The invoice's original as received: present, and still its intake SHA-256."""
     try:
@@ -81,4 +126,4 @@ def package_bytes(store: Any, item: ArchiveItem) -> bytes:
     return data
 
 
-__all__ = ["MAX_ID", "not_found", "original_bytes", "package_bytes", "scoped_get"]
+__all__ = ["MAX_ID", "ensure_not_destroyed", "ensure_original_kept", "not_found", "original_bytes", "package_bytes", "scoped_get", "scoped_named"]

@@ -90,21 +90,29 @@ def voucher_json(v: Voucher, related: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def item_json(item: ArchiveItem, related: dict[str, Any] | None = None) -> dict[str, Any]:
-    """An archive item; ``related`` (ArchiveService.related) adds the reversal links:
-    ``reverses`` on a red voucher's item, ``reversed_by`` on the item it reverses."""
+def item_json(item: ArchiveItem, related: dict[str, Any] | None = None,
+              state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An archive item of any class; ``related`` (ArchiveService.related) adds the reversal
+    links: ``reverses`` on a red voucher's item, ``reversed_by`` on the item it reverses;
+    ``state`` (disposition.item_states) its hold, destruction and transfer."""
     v = item.voucher
     related = related or {}
+    state = state or {}
     return {
+        "category": item.category, "record_kind": item.record_kind, "document_number": item.document_number,
+        "title": item.title, "archive_class": item.class_code.split("·", 1)[0],
+        "hold": state.get("hold"), "destroyed": state.get("destroyed"), "destruction": state.get("destruction"),
+        "transfer": state.get("transfer"),
         "id": item.id, "archival_code": item.archival_code, "fonds_code": item.fonds_code,
         "class_code": item.class_code, "volume_no": item.volume_no, "item_no": item.item_no,
         "fiscal_year": item.fiscal_year, "period": item.period, "retention": item.retention,
         "retention_until": item.retention_until, "voucher_id": item.voucher_id,
-        "voucher_number": f"{v.voucher_word}-{v.voucher_number}", "package_sha256": item.package_sha256,
+        "voucher_number": f"{v.voucher_word}-{v.voucher_number}" if v is not None else None,
+        "package_sha256": item.package_sha256,
         "package_sm3": item.package_sm3, "package_size": item.package_size, "archived_at": item.archived_at,
         "archived_by": item.archived_by, "manifest": item.manifest, "checks": item.checks,
         "withdrawn_at": item.withdrawn_at, "withdrawn_by": item.withdrawn_by,
-        "withdrawal_reason": item.withdrawal_reason, "red_flag": v.red_flag,
+        "withdrawal_reason": item.withdrawal_reason, "red_flag": v.red_flag if v is not None else False,
         "reverses": related.get("reverses"), "reversed_by": related.get("reversed_by"),
     }
 
@@ -114,10 +122,32 @@ def event_json(e: AuditEvent) -> dict[str, Any]:
             "object_type": e.object_type, "object_id": e.object_id, "detail": e.detail}
 
 
+def appraisal_json(a: Any) -> dict[str, Any]:
+    return {"id": a.id, "number": a.number, "as_of": a.as_of, "opinion": a.opinion, "participants": a.participants,
+            "created_by": a.created_by, "created_at": a.created_at,
+            "opinion_item": {"id": a.opinion_item.id, "archival_code": a.opinion_item.archival_code,
+                             "retention": a.opinion_item.retention},
+            "entries": [{"item_id": e.item_id, "archival_code": e.item.archival_code, "conclusion": e.conclusion,
+                         "reason": e.reason, "retain_until": e.retain_until} for e in a.entries]}
+
+
+def destruction_json(d: Any) -> dict[str, Any]:
+    return {"id": d.id, "number": d.number, "appraisal": d.appraisal.number, "status": d.status,
+            "created_by": d.created_by, "created_at": d.created_at, "executed_by": d.executed_by,
+            "executed_at": d.executed_at, "completed_at": d.completed_at, "supervision": d.supervision,
+            "cancelled_at": d.cancelled_at, "cancel_reason": d.cancel_reason,
+            "items": [{"item_id": e.item_id, "archival_code": e.item.archival_code} for e in d.entries],
+            "approvals": [{"name": a.name, "capacity": a.capacity, "decision": a.decision, "opinion": a.opinion,
+                           "at": a.at} for a in d.approvals],
+            "list_item": None if d.list_item is None else {"id": d.list_item.id,
+                                                           "archival_code": d.list_item.archival_code,
+                                                           "retention": d.list_item.retention}}
+
+
 def waiver_json(w: Any) -> dict[str, Any]:
     return {"id": w.id, "voucher_id": w.voucher_id, "voucher_number": w.voucher.display_number,
             "check": w.check_code, "reason": w.reason, "waived_by": w.waived_by, "waived_at": w.waived_at}
 
 
-__all__ = ["alert_json", "claim_json", "event_json", "invoice_json", "item_json", "posting_status_json",
-           "voucher_json", "waiver_json"]
+__all__ = ["alert_json", "appraisal_json", "claim_json", "destruction_json", "event_json", "invoice_json",
+           "item_json", "posting_status_json", "voucher_json", "waiver_json"]

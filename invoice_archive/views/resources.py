@@ -201,8 +201,11 @@ def get_voucher(request: Any) -> Any:
 # -- archive ------------------------------------------------------------------
 
 def _items_json(request: Any, items: list[Any]) -> list[dict[str, Any]]:
+    from invoice_archive.services.disposition import item_states
+
     related = request.find_service(ArchiveService).related(items)
-    return [item_json(i, related[i.id]) for i in items]
+    states = item_states(request.db, items)
+    return [item_json(i, related[i.id], states[i.id]) for i in items]
 
 
 @api_view(route_name="archive.runs", request_method="POST", permission=P.ARCHIVE_CREATE)
@@ -251,34 +254,13 @@ def withdraw_item(request: Any) -> Any:
     return _items_json(request, [item])[0]
 
 
-@api_view(route_name="archive.transfers", request_method="POST", permission=P.ARCHIVE_CREATE, renderer=None)
-def transfer(request: Any) -> Any:
-    """A year's transfer package (移交) with its 移交清册; the receiver checks it with
-    ``invoice-archive transfer check`` (the same as the console script's transfer export)."""
-    year = json_body(request)["fiscal_year"]
-    data, count = request.find_service(ArchiveService).transfer(year, transferred_by=request.identity.name)
-    response = _download(data, "application/zip", f"移交-{year}.zip", hashlib.sha256(data).hexdigest())
-    response.status_int = 201
-    response.headers["X-Item-Count"] = str(count)
-    return response
-
-
-@api_view(route_name="archive.appraisal", request_method="GET", permission=P.ARCHIVE_READ)
-def appraisal(request: Any) -> Any:
-    """Items whose retention has ended by as_of (default today): candidates for 鉴定, never destroyed here."""
-    as_of = request.openapi_validated.parameters.query.get("as_of") or business_date(utcnow())
-    if isinstance(as_of, str):
-        as_of = dt.date.fromisoformat(as_of)
-    items = request.find_service(ArchiveService).appraisal(as_of)
-    return {"as_of": as_of, "items": [item_json(i) for i in items], "total": len(items)}
-
-
 @api_view(route_name="archive.items", request_method="GET", permission=P.ARCHIVE_READ)
 def find_items(request: Any) -> Any:
     q = request.openapi_validated.parameters.query
     items, total = request.find_service(ArchiveService).find(
         voucher_number=q.get("voucher_number"), invoice_number=q.get("invoice_number"),
         archival_code=q.get("archival_code"), fiscal_year=q.get("fiscal_year"), period=q.get("period"),
+        category=q.get("category"), record_kind=q.get("record_kind"), archive_class=q.get("class"),
         limit=query_int(request, "limit", 50), offset=query_int(request, "offset", 0))
     return {"items": _items_json(request, items), "total": total}
 

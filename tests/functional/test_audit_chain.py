@@ -19,6 +19,12 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
+def service_overrides(tmp_path):
+    """The bundle key (the audit log's checkpoints, the signed 移交清册)."""
+    return {"bundle.signing_key": str(tmp_path / "bundle-key.pem"), "bundle.signing_key_generate": "true"}
+
+
+@pytest.fixture
 def journey(service, monkeypatch):
     inv = post_invoice(service, synthetic_xml()).json
     claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
@@ -72,12 +78,26 @@ def test_fixity_audit_catches_one_changed_byte(service, journey, capsys):
     assert victim.name in out and "mismatch" in out
 
 
-def test_transfer_is_rechecked_by_the_receiver(service, journey, tmp_path, capsys):
+def test_transfer_is_rechecked_by_the_receiver(service, journey, tmp_path, capsys, monkeypatch):
+    """A signed transfer (docs/disposition.md) exported by the console script and checked by the
+    receiver with the sender's published key; a byte changed in transit is caught."""
+    from tests.support.records import add_people, waive
+
+    add_people(service)
+    transfer = service.app.post_json("/api/v1/archive/transfers", {"fiscal_year": 2024, "receiver_unit": "档案室"},
+                                     headers=service.headers("钱会计")).json
+    for who, role in (("钱会计", "handover"), ("赵档案", "receiver"), ("李审核", "supervisor")):
+        service.app.post_json(f"/api/v1/archive/transfers/{transfer['id']}/sign", {"role": role, **waive(service)},
+                              headers=service.headers(who))
+    monkeypatch.setenv("BUNDLE_SIGNING_KEY", str(tmp_path / "bundle-key.pem"))
+    key = tmp_path / "key.pem"
+    key.write_bytes(service.app.get("/api/v1/bundle-key").body)
     out = tmp_path / "transfer-2024.zip"
     assert main([*journey, "transfer", "export", "--org", "Z001", "--year", "2024", "--out", str(out)]) == 0
-    assert main([*journey, "transfer", "check", str(out), "--json"]) == 0
+    assert main([*journey, "transfer", "check", str(out), "--public-key", str(key), "--json"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert report == {"ok": True, "items": 1, "passed": 1, "problems": [], "item_failures": {}}
+    assert report == {"ok": True, "items": 1, "passed": 1, "problems": [], "item_failures": {},
+                      "signature": "checked"}
     # a byte changed in transit is caught by the receiver
     raw = bytearray(out.read_bytes())
     raw[len(raw) // 3] ^= 0x01

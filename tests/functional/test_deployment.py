@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 
-from invoice_archive.archive.transfer import check_transfer
 from invoice_archive.bundle.statement import verify_statement
 from invoice_archive.synth import pki as synth_pki
 from tests.support.invoices import synthetic_xml
@@ -106,24 +105,15 @@ def _archived(service, number: str, voucher_no: str) -> dict:
     return inv
 
 
-def test_transfer_and_appraisal_over_the_api(service):
+def test_the_appraisal_due_list_over_the_api(service):
+    """What the acceptance run reads for 鉴定 (the signed transfer is tests/functional/test_archive_transfer.py)."""
     _archived(service, "24992000000000000001", "0001")
     _archived(service, "24992000000000000002", "0002")
     [first, second] = archive_period(service).json["archived"]
-    resp = service.app.post_json("/api/v1/archive/transfers", {"fiscal_year": 2024},
-                                 headers=service.headers("赵档案"), status=201)
-    assert resp.content_type == "application/zip" and resp.headers["X-Item-Count"] == "2"
-    report = check_transfer(resp.body)
-    assert report.ok and report.items == 2 and report.passed == 2, report.to_dict()
-    events = service.app.get("/api/v1/audit/events", {"object_type": "fonds", "object_id": "Z001"},
-                             headers=service.headers("王审计")).json["items"]
-    assert [e["action"] for e in events] == ["archive.transferred"]
-    service.app.post_json("/api/v1/archive/transfers", {"fiscal_year": 2024}, headers=service.headers("王审计"),
-                          status=403)
     # retention 30 years from the day after the fiscal year ends: due after 2054-12-31
     auditor = service.headers("王审计")
     assert first["retention_until"] == "2054-12-31"
-    due = service.app.get("/api/v1/archive/appraisal", {"as_of": "2055-01-01"}, headers=auditor).json
+    due = service.app.get("/api/v1/archive/appraisals", {"as_of": "2055-01-01"}, headers=auditor).json
     assert [i["archival_code"] for i in due["items"]] == [first["archival_code"], second["archival_code"]]
-    assert service.app.get("/api/v1/archive/appraisal", {"as_of": "2054-12-31"}, headers=auditor).json["total"] == 0
-    assert service.app.get("/api/v1/archive/appraisal", headers=auditor).json["total"] == 0
+    assert service.app.get("/api/v1/archive/appraisals", {"as_of": "2054-12-31"}, headers=auditor).json["total"] == 0
+    assert service.app.get("/api/v1/archive/appraisals", headers=auditor).json["total"] == 0

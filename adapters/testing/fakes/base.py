@@ -233,6 +233,9 @@ class FakeApp:
         "posting.account.input_vat": "22210101", "posting.account.credit": "2241",
     }
 
+    #: who the fake's books and reports name (编制, 审核; 会计机构负责人, 单位负责人)
+    bookkeeper, book_reviewer, chief_accountant, head = "张会计", "李主管", "李主管", "王总"
+
     def __init__(self, *, accounts: dict[str, str] | None = None) -> None:
         self.ledger = Ledger(accounts)
         self.script = Script()
@@ -260,6 +263,36 @@ class FakeApp:
     def vouchers(self) -> list[StoredVoucher]:
         with self.ledger.lock:
             return list(self.ledger.vouchers.values())
+
+    # -- the books and reports, from the vouchers the fake holds (adapters/books.py) --------
+    def remote_vouchers(self) -> list[Any]:
+        """Every voucher the fake holds, as the port's RemoteVoucher."""
+        from invoice_archive.ports.accounting import DraftEntry, RemoteVoucher
+
+        with self.ledger.lock:
+            return [RemoteVoucher(
+                system_id=str(v.id), voucher_number=v.number, external_ref=v.external_ref,
+                fiscal_year=v.fiscal_year, period=v.period, date=v.date,
+                status="posted" if v.status == "posted" else "void" if v.status == "void" else "saved",
+                voucher_word=v.word, book=v.book, preparer=v.preparer, reviewer=v.reviewer, poster=v.poster,
+                entries=tuple(DraftEntry(e.summary, e.account_code, e.debit, e.credit, e.auxiliary,
+                                         self.ledger.accounts.get(e.account_code)) for e in v.entries))
+                for v in self.ledger.vouchers.values()]
+
+    def ledgers(self, fiscal_year: int, period: int) -> list[Any]:
+        """The period's ledgers as the fake's system would print them (deterministic)."""
+        from invoice_archive_adapters.books import ledgers_from_vouchers
+
+        return ledgers_from_vouchers(self.remote_vouchers(), fiscal_year, period, chart=self.ledger.accounts,
+                                     prepared_by=self.bookkeeper, reviewed_by=self.book_reviewer, system=self.system)
+
+    def reports(self, fiscal_year: int, period: int) -> list[Any]:
+        """The reports whose span ends with the period (deterministic)."""
+        from invoice_archive_adapters.books import reports_from_vouchers
+
+        return reports_from_vouchers(self.remote_vouchers(), fiscal_year, period, chart=self.ledger.accounts,
+                                     prepared_by=self.bookkeeper, chief_accountant=self.chief_accountant,
+                                     head=self.head, system=self.system)
 
     # -- helpers for subclasses ------------------------------------------------
     def log_request(self, environ: dict[str, Any], **info: Any) -> None:

@@ -83,6 +83,8 @@ class GenericJsonFake(FakeApp):
             return self._reverse(match.group(1), request, environ)
         if path == "/changes" and method == "GET":
             return self._changes(request)
+        if path in ("/ledgers", "/reports") and method == "GET":
+            return self._books(path[1:], request)
         raise _Refusal(404, "not_found", f"没有这个接口：{method} {path}")
 
     # -- operations ------------------------------------------------------------
@@ -166,6 +168,21 @@ class GenericJsonFake(FakeApp):
         cursor = str(page[-1].change_seq) if page else since
         return _json({"changes": [voucher_json(v) for v in page], "next": cursor,
                       "has_more": len(changed) > limit})
+
+    def _books(self, what: str, request: Request) -> Response:
+        from invoice_archive_adapters.books import ledger_json, report_json
+
+        try:
+            year, period = int(request.GET["fiscal_year"]), int(request.GET["period"])
+        except (KeyError, ValueError):
+            raise _Refusal(400, "validation_failed", "需要 fiscal_year 和 period（1-12）")
+        if not 1 <= period <= 12:
+            raise _Refusal(400, "validation_failed", f"会计期间 {period} 不在 1-12 之间")
+        if self.script.take({"unavailable"}):
+            raise _Refusal(503, "unavailable", "服务繁忙，请稍后重试")
+        if what == "ledgers":
+            return _json({"ledgers": [ledger_json(b) for b in self.ledgers(year, period)]})
+        return _json({"reports": [report_json(r) for r in self.reports(year, period)]})
 
     # -- parsing ---------------------------------------------------------------------
     @staticmethod

@@ -13,6 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
 from invoice_archive.acceptance.steps.common import Api, book
@@ -329,12 +330,45 @@ def fixity_clean(harness: Any) -> None:
 
 # -- 移交 --------------------------------------------------------------------------------------------
 
+@pytest.fixture
+def period_restored(harness: Any) -> Any:
+    """The run's accounting period, put back after a scenario that moved it."""
+    saved = harness.factory.issued
+    yield harness.factory
+    harness.factory.issued = saved
+
+
+@given("本场景的会计期间是上一会计年度的十二月（会计档案在会计年度终了后移交）")
+def previous_fiscal_year(period_restored: Any) -> None:
+    factory = period_restored
+    factory.issued = dt.datetime(factory.today.year - 1, 12, 15, 10, 30)
+
+
+# The 移交人 (the accounting unit's clerk), the 接收人 (the archivist) and the 监交人 (a
+# responsible approver) each sign the 移交清册 in their capacity (docs/disposition.md).
+_TRANSFER_SIGNERS = (("张经办", "handover", "会计管理机构"), (None, "receiver", "档案管理机构"),
+                     ("李审核", "supervisor", "单位负责人"))
+
+
 @when(parsers.re(r'档案员"(?P<who>[^"]+)"导出本年度的移交包'))
 def export_transfer(api: Api, harness: Any, ctx: dict, who: str, evidence: Callable) -> None:
-    resp = api.post("/api/v1/archive/transfers", who, {"fiscal_year": harness.factory.fiscal_year}, expect=201)
-    assert resp.content_type == "application/zip", resp.content_type
-    ctx["transfer"] = resp.body
-    evidence("移交包", f"{resp.header('x-item-count')} 件，{len(resp.body)} 字节，SHA-256 {sha256_hex(resp.body)}")
+    transfer = api.post("/api/v1/archive/transfers", who, {"fiscal_year": harness.factory.fiscal_year,
+                                                           "receiver_unit": "本单位档案室"}, expect=201).json
+    scanner = harness.profile().get("virus_scanner") or {}
+    waiver = None if scanner.get("configured") else {   # the receiver's re-check cannot scan either
+        "checks": ["GD-4-1", "GD-4-2"], "reason": "部署无法执行病毒检测，接收与监交时登记豁免"}
+    for person, role, unit in _TRANSFER_SIGNERS:
+        body: dict[str, Any] = {"role": role, "unit": unit}
+        if role != "handover" and waiver is not None:
+            body["waive"] = waiver
+        transfer = api.post(f"/api/v1/archive/transfers/{transfer['id']}/sign", person or who, body,
+                            expect=200).json
+    assert transfer["status"] == "completed", transfer["status"]
+    package = api.get(f"/api/v1/archive/transfers/{transfer['id']}/package", "王审计", expect=200).body
+    ctx["transfer"] = package
+    ctx["public_key"] = api.call("GET", "/api/v1/bundle-key", expect=200).body
+    evidence("移交包", f"{transfer['number']}：{len(transfer['items'])} 件，移交人、接收人、监交人签署，"
+                      f"{len(package)} 字节，SHA-256 {sha256_hex(package)}")
 
 
 @then("移交清册列出这两件档案及其 SHA-256 与 SM3")
@@ -342,7 +376,7 @@ def transfer_list(ctx: dict) -> None:
     with zipfile.ZipFile(io.BytesIO(ctx["transfer"])) as zf:
         listing = ET.fromstring(zf.read("移交清册.xml"))
         names = set(zf.namelist())
-    rows = {el.get("档号"): el for el in listing.findall("件")}
+    rows = {el.get("档号"): el for el in listing.find("移交档案").findall("件")}
     for item in ctx["items"]:
         row = rows.get(item["archival_code"])
         assert row is not None, f"移交清册没有 {item['archival_code']}"
@@ -352,8 +386,8 @@ def transfer_list(ctx: dict) -> None:
 
 @then("接收方检测移交包：清单与清册相符，这两件档案都通过四性检测")
 def receiver_checks(ctx: dict, evidence: Callable) -> None:
-    report = check_transfer(ctx["transfer"])
-    assert not report.problems, report.problems           # manifests, the list and the packages agree
+    report = check_transfer(ctx["transfer"], public_key_pem=ctx["public_key"])
+    assert not report.problems, report.problems           # manifests, the signed list and the packages agree
     mine = {i["archival_code"] for i in ctx["items"]}
     failing = {code: codes for code, codes in report.item_failures.items() if code in mine}
     assert not failing, failing
@@ -395,7 +429,7 @@ def retention(harness: Any, ctx: dict, evidence: Callable) -> None:
 @when(parsers.re(r'审计人员"(?P<who>[^"]+)"查询保管期限届满(?P<when>次日|当日)的待鉴定档案'))
 def appraisal(api: Api, ctx: dict, who: str, when: str) -> None:
     as_of = ctx["retention_until"] + dt.timedelta(days=1 if when == "次日" else 0)
-    ctx["due"] = api.get("/api/v1/archive/appraisal", who, params={"as_of": as_of.isoformat()}, expect=200).json
+    ctx["due"] = api.get("/api/v1/archive/appraisals", who, params={"as_of": as_of.isoformat()}, expect=200).json
 
 
 @then(parsers.re(r"待鉴定清单中(?P<has>有|没有)该件档案"))

@@ -23,7 +23,10 @@ from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
 from ..retention import BY_NAME
-from .context import OPEN_MEDIA, REQUIRED_MANIFESTS, Package, element, metadata_code, metadata_files, sniff
+from .context import (
+    OPEN_MEDIA, REQUIRED_MANIFESTS, Package, element, is_voucher_item, metadata_code, metadata_files, record_file,
+    sniff,
+)
 from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, PASS, Outcome, check, outcome
 from .schema import FIELDS, FILE_NAME_FORBIDDEN, Field, range_problem, special_characters, type_problem, values
 
@@ -257,7 +260,13 @@ def gd_1_7_code_format(pkg: Package) -> Outcome:
 
 
 def document_number_of(pkg: Package) -> str | None:
-    """The voucher number (文号 of a 记账凭证: word-number, e.g. 记-0001) the package's voucher records."""
+    """The item's document number (文号): a 记账凭证's word-number (记-0001) from its
+    voucher XML; a ledger's, report's or list's 文号 from its record XML (docs/records.md)."""
+    if pkg.metadata is not None and not is_voucher_item(pkg):
+        found = record_file(pkg)
+        root = found[1] if found else None
+        number = (xmlsafe.findtext(root, "文号") or "").strip() if root is not None else ""
+        return number or None
     for rel, data in sorted(pkg.payload.items()):
         if rel.endswith(".xml") and "记账凭证" in rel:
             try:
@@ -289,17 +298,18 @@ def gd_1_8_duplicates(pkg: Package) -> Outcome:
         else:
             done.append(f"档号 {archival_code} 未重复")
     number = document_number_of(pkg)
+    what = "凭证号" if pkg.metadata is None or is_voucher_item(pkg) else "文号"
     want = pkg.expected.get("document_number")
     if want is not None and number != str(want):
-        problems.append(f"包内记账凭证的凭证号为 {number or '（无）'}，登记为 {want}")
+        problems.append(f"包内{'记账凭证' if what == '凭证号' else '档案'}的{what}为 {number or '（无）'}，登记为 {want}")
     if known_numbers is None:
-        missing.append("已归档的凭证号清单")
+        missing.append(f"已归档的{what}清单")
     elif number is None:
-        problems.append("无法确定本件的凭证号")
+        problems.append(f"无法确定本件的{what}")
     elif number in set(known_numbers):
-        problems.append(f"凭证号 {number} 已归档，重复归档")
+        problems.append(f"{what} {number} 已归档，重复归档")
     else:
-        done.append(f"凭证号 {number} 未重复")
+        done.append(f"{what} {number} 未重复")
     if problems:
         return outcome(problems, "")
     if missing:

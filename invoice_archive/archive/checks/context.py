@@ -260,6 +260,40 @@ def metadata_files(pkg: Package) -> list[dict[str, str]]:
     return [{xmlsafe.local(k): v for k, v in el.attrib.items()} for el in xmlsafe.findall(files_el, "文件")]
 
 
+def category_of(pkg: Package) -> str | None:
+    """The 附表1 category key (会计档案类别@代码) the metadata records, or None."""
+    el = element(pkg.metadata, "会计档案类别") if pkg.metadata is not None else None
+    if el is None:
+        return None
+    return next((v for k, v in el.attrib.items() if xmlsafe.local(k) == "代码"), None) or None
+
+
+def is_voucher_item(pkg: Package) -> bool:
+    """Whether the item is a 记账凭证's (the default when the metadata does not say: the
+    voucher's rules are the stricter); ledgers, reports and other records are not
+    (docs/records.md)."""
+    category = category_of(pkg)
+    return category in (None, "voucher")
+
+
+def record_file(pkg: Package) -> tuple[str, Any] | None:
+    """(path, parsed root) of a non-voucher item's record XML (role ``record``), or None."""
+    if "record_file" not in pkg.derived:
+        found = None
+        for f in (metadata_files(pkg) if pkg.metadata is not None else []):
+            if f.get("角色") == "record":
+                path = f.get("计算机文件名", "")
+                data = pkg.members.get(path)
+                if data is not None:
+                    try:
+                        found = (path, xmlsafe.parse(data, path))
+                    except InvoiceFormatError:
+                        found = (path, None)
+                break
+        pkg.derived["record_file"] = found
+    return pkg.derived["record_file"]
+
+
 def metadata_code(pkg: Package) -> str | None:
     """The 档号 the metadata records, or None."""
     el = element(pkg.metadata, "档号") if pkg.metadata is not None else None

@@ -23,7 +23,7 @@ from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
 from ..retention import CATEGORIES, at_least_minimum
-from .context import REQUIRED_MANIFESTS, Package, element, metadata_files
+from .context import REQUIRED_MANIFESTS, Package, element, is_voucher_item, metadata_files, record_file
 from .registry import FAIL, INTEGRITY, NOT_PERFORMED, Outcome, check, listed, outcome
 
 PROPERTY = INTEGRITY
@@ -55,11 +55,15 @@ def gd_2_1_item_count(pkg: Package) -> Outcome:
         if level != "件":
             problems.append(f"聚合层次为“{level}”，应为“件”")
         roles = [f.get("角色") for f in metadata_files(pkg)]
-        vouchers = roles.count("voucher")
-        if vouchers != want:
-            problems.append(f"登记的记账凭证 {vouchers} 张，应为每件 1 张")
-        elif roles and roles[0] != "voucher":
-            problems.append("记账凭证应排在件内第一位（DA/T 94 §8.4）")
+        # a voucher's item leads with its 记账凭证 (DA/T 94 §8.4); a ledger's, report's or
+        # list's with the record itself (docs/records.md)
+        lead, name = ("voucher", "记账凭证") if is_voucher_item(pkg) else ("record", "档案本身（记录文件）")
+        count = roles.count(lead)
+        if count != want:
+            problems.append(f"登记的{name} {count} 份，应为每件 1 份")
+        elif roles and roles[0] != lead:
+            problems.append(f"{name}应排在件内第一位（DA/T 94 §8.4）")
+        return outcome(problems, f"共 {want} 件，每件以 1 份{name}开头")
     elif pkg.metadata_error:
         problems.append(pkg.metadata_error)
     return outcome(problems, f"共 {want} 件，每件含 1 张记账凭证")
@@ -127,6 +131,9 @@ def gd_2_4_required_fields(pkg: Package) -> Outcome:
 #: claim's 经办, 审核 and 审批 (财会〔2020〕6号), then posting; a red voucher's: its reversal
 BLUE_PROCESS = ("claim.submitted", "claim.reviewed", "claim.approved", "voucher.posted")
 RED_PROCESS = ("voucher.reversed",)
+#: how a record other than a voucher came to the archive (docs/records.md): exported by the
+#: accounting system, received through intake, or made by the archive itself (its lists)
+RECORD_ORIGINS = ("record.exported", "record.received", "record.generated")
 
 
 def _voucher_record(pkg: Package) -> Any:
@@ -162,6 +169,11 @@ def gd_2_5_process(pkg: Package) -> Outcome:
             problems.append(f"第 {n} 条业务行为缺少行为、行为时间或责任人")
             continue
         events.append((when, action))
+    if not is_voucher_item(pkg):
+        origins = [a for _, a in events if a in RECORD_ORIGINS]
+        if not origins:
+            problems.append(f"过程信息中没有档案的来源（{' / '.join(RECORD_ORIGINS)} 之一）")
+        return outcome(problems, f"{len(events)} 条业务行为，来源 {origins[0] if origins else ''} 已记录")
     voucher = _voucher_record(pkg)
     red = voucher is not None and (xmlsafe.findtext(voucher, "RED_FLAG") or "").strip() == "1"
     required = RED_PROCESS if red else BLUE_PROCESS
@@ -275,6 +287,10 @@ def gd_2_9_scope(pkg: Package) -> Outcome:
         roles = [f.get("角色") for f in metadata_files(pkg)]
         if key == "voucher" and "voucher" not in roles:
             problems.append("类别为记账凭证，包内却没有记账凭证")
+        if key != "voucher":
+            found = record_file(pkg)
+            if found is None or found[1] is None:
+                problems.append(f"类别为{category.name}，包内却没有可读的档案记录文件")
         code_el = element(pkg.metadata, "档号")
         retention = ({xmlsafe.local(k): v for k, v in code_el.attrib.items()}.get("保管期限")
                      if code_el is not None else None)

@@ -27,11 +27,14 @@ from .context import element
 # kinds of value (GD-1-3)
 TEXT, DATE, DATETIME, YEAR, INT, PATTERN = "text", "date", "datetime", "year", "int", "pattern"
 
-ROLES = frozenset({"voucher", "claim", "original", "verification", "posting_info", "attachment", "metadata"})
+# record: a ledger, report, bank statement or list as XML (docs/records.md); signature: the
+# service's signature over a list (archive/lists.py); posting_info: the 入账信息结构化数据文件
+ROLES = frozenset({"voucher", "claim", "original", "verification", "posting_info", "attachment", "metadata",
+                   "record", "signature"})
 # the tax platform's 查验 answers (docs/tax-platform.md), ours (mismatch), and none asked
 TAX_STATUSES = frozenset({"normal", "voided", "red_reversed", "not_found", "mismatch", "not_checkable_online",
                           "unavailable", "not_checked"})
-RELATIONS = frozenset({"原始凭证", "报销单", "冲销", "被冲销"})
+RELATIONS = frozenset({"原始凭证", "报销单", "冲销", "被冲销", "原件", "依据"})
 
 
 @dataclass(frozen=True)

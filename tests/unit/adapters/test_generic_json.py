@@ -5,14 +5,14 @@ from typing import Any
 
 import pytest
 
-from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.testing.contract import AccountingRecordsContract, AccountingSystemContract, make_draft
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.generic_json import GenericJsonFake
 from invoice_archive_adapters.generic_json import GenericJsonAdapter
 from invoice_archive.ports.accounting import AccountingError
 
 
-class TestGenericJson(AccountingSystemContract):
+class TestGenericJson(AccountingSystemContract, AccountingRecordsContract):
     adapter_class = GenericJsonAdapter
 
     @pytest.fixture

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.testing.contract import AccountingRecordsContract, AccountingSystemContract, make_draft
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.kingdee import K3CloudFake, parse_filter
 from invoice_archive_adapters.kingdee import K3CloudAdapter, signing
 from invoice_archive.ports.accounting import AccountingError, Outcome, RemoteStatus
 
 
-class KingdeeContract(AccountingSystemContract):
+class KingdeeContract(AccountingSystemContract, AccountingRecordsContract):
     adapter_class = K3CloudAdapter
     auth = "signature"
     accounts = ("6602.01", "2221.01.01", "1002")     # K/3 Cloud numbers accounts with dots

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from invoice_archive_adapters.testing.contract import AccountingSystemContract, make_draft
+from invoice_archive_adapters.testing.contract import AccountingRecordsContract, AccountingSystemContract, make_draft
 from invoice_archive_adapters.testing.fakes import FakeServer
 from invoice_archive_adapters.testing.fakes.u8 import U8EaiFake
 from invoice_archive.ports.accounting import AccountingError, Outcome
@@ -14,7 +14,7 @@ from invoice_archive_adapters.u8 import U8EaiAdapter
 from invoice_archive_adapters.u8.xml import UnsafeXml, safe_fromstring
 
 
-class TestU8Eai(AccountingSystemContract):
+class TestU8Eai(AccountingSystemContract, AccountingRecordsContract):
     adapter_class = U8EaiAdapter
 
     @pytest.fixture

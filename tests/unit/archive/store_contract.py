@@ -14,7 +14,7 @@ import transaction
 from zope.interface.verify import verifyObject
 
 from invoice_archive.archive.fixity import audit_fixity
-from invoice_archive.archive.store import ObjectExists, TransactionalStore
+from invoice_archive.archive.store import DestructionRefused, ObjectExists, TransactionalStore
 from invoice_archive.ports import IArchiveStore
 
 CODE_KEY = "packages/Z001/2024/Z001-PZ·2024·D30-0007-0001.zip"
@@ -74,6 +74,21 @@ class StoreContract:
         store.delete_created("tmp/x")
         assert not store.exists("tmp/x")
         store.delete_created("tmp/x")                                # absent: no error
+
+    def test_destroy_removes_only_the_object_the_tombstone_names(self, store):
+        """The one deliberate deletion (docs/disposition.md): the bytes must still be the ones
+        the destruction list names; again after a crash, an object already gone is no error."""
+        data = b"an archived package"
+        store.put(CODE_KEY, data)
+        with pytest.raises(DestructionRefused):
+            store.destroy(CODE_KEY, hashlib.sha256(b"something else").hexdigest())
+        assert store.get(CODE_KEY) == data                             # nothing removed
+        assert store.destroy(CODE_KEY, hashlib.sha256(data).hexdigest().upper()) is True
+        assert not store.exists(CODE_KEY)
+        with pytest.raises(KeyError):
+            store.get(CODE_KEY)
+        assert store.destroy(CODE_KEY, hashlib.sha256(data).hexdigest()) is False
+        assert CODE_KEY not in list(store.keys())
 
     @pytest.mark.parametrize("key", ["", "/abs", "../up", "a/../b", "a//b", "a/./b"])
     def test_bad_keys_are_refused(self, store, key):
