@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping
 
 TAG_PREFIX = "条款:"
+#: a feature or scenario whose steps run in-process only (make test), not yet through the
+#: HTTP-only step definitions: a run against a deployment reports it as skipped, saying so
+IN_PROCESS_ONLY = "进程内"
 
 
 @dataclass(frozen=True)
@@ -87,4 +90,4 @@ def unknown_clauses(tags: Iterable[str]) -> list[str]:
     return [c for c in clause_ids(tags) if c not in BY_ID]
 
 
-__all__ = ["BY_ID", "CLAUSES", "Clause", "SOURCES", "TAG_PREFIX", "clause_ids", "unknown_clauses"]
+__all__ = ["BY_ID", "CLAUSES", "Clause", "IN_PROCESS_ONLY", "SOURCES", "TAG_PREFIX", "clause_ids", "unknown_clauses"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from invoice_archive.acceptance.clauses import TAG_PREFIX
+from invoice_archive.acceptance.clauses import IN_PROCESS_ONLY, TAG_PREFIX
 from invoice_archive.acceptance.harness import RemoteHarness
 from invoice_archive.acceptance.report import (
     FAILED, NOT_RUN, PASSED, SKIPPED, UNDEFINED, Run, ScenarioResult, StepResult, now_iso, scenario_title,
@@ -38,7 +38,14 @@ class RemoteRun:
         config.stash[HARNESS] = self._harness
 
     def pytest_collection_modifyitems(self, config: Any, items: list[Any]) -> None:
-        """``--only TEXT``: the scenarios whose feature file, feature or scenario name holds TEXT."""
+        """``--only TEXT``: the scenarios whose feature file, feature or scenario name holds TEXT.
+        A scenario tagged @进程内 is skipped with the reason: its steps run in-process only."""
+        for item in items:
+            found = _scenario_of(item)
+            if found is not None and IN_PROCESS_ONLY in (found[0].tags | found[0].feature.tags):
+                item.add_marker(pytest.mark.skip(reason=(
+                    "本场景的验收步骤目前只在进程内（make test）运行，尚未移植为只经 HTTP 接口的步骤；"
+                    "针对部署运行时跳过。")))
         if not self._only:
             return
         keep, drop = [], []
@@ -52,7 +59,7 @@ class RemoteRun:
             items[:] = keep
 
     def pytest_bdd_apply_tag(self, tag: str, function: Any) -> Any:
-        return True if tag.startswith(TAG_PREFIX) else None
+        return True if tag.startswith(TAG_PREFIX) or tag == IN_PROCESS_ONLY else None
 
 
 def _scenario_of(item: Any) -> Any:

@@ -30,7 +30,7 @@ from invoice_archive.acceptance.client import HttpClient, Request, Response, enc
 from invoice_archive.acceptance.data import EICAR, Buyer, Factory
 from invoice_archive.acceptance.harness import HarnessBase, Need
 from invoice_archive.acceptance.steps import *  # noqa: F401,F403 - the step definitions
-from invoice_archive.acceptance.clauses import TAG_PREFIX
+from invoice_archive.acceptance.clauses import IN_PROCESS_ONLY, TAG_PREFIX
 
 PROJECT = Path(__file__).resolve().parents[2]
 MAPPING = {
@@ -43,8 +43,8 @@ MAPPING = {
 
 
 def pytest_bdd_apply_tag(tag: str, function: Any) -> Any:
-    """Clause tags (@条款:...) are the report's, not pytest markers."""
-    return True if tag.startswith(TAG_PREFIX) else None
+    """Clause tags (@条款:...) and @进程内 are the report's, not pytest markers."""
+    return True if tag.startswith(TAG_PREFIX) or tag == IN_PROCESS_ONLY else None
 
 
 class WebTestClient:
