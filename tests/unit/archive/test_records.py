@@ -85,7 +85,10 @@ def _package(*, files: list[PackageFile] | None = None, category: dict | None = 
             "events": events if events is not None else [
                 {"action": "record.exported", "at": "2026-12-01T08:00:00+00:00", "actor": "kingdee"}],
             "relations": [], "category": category or {"key": "ledger", "name": "总账、明细账、日记账"},
-            "storage_location": f"packages/Z001/2024/{CODE}.zip"}
+            "storage_location": f"packages/Z001/2024/{CODE}.zip",
+            # DA/T 94's 编制日期 / 审核日期, 权限管理 and an empty 税务查验, as filing writes them
+            "prepared_on": "2024-06-30", "reviewed_on": "", "tax_checks": [],
+            "access": {"control": "内部", "grants": [{"to": "审计人员", "action": "查阅"}]}}
     files = [*files, PackageFile(f"{CODE}-metadata.xml", item_metadata_xml(meta, described), "metadata",
                                  "application/xml")]
     bag, manifest = build_bag(CODE, files, {"External-Identifier": CODE}, CREATED)
