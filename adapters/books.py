@@ -20,7 +20,6 @@ books, line for line.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 

@@ -21,7 +21,6 @@ byte for byte (role ``original``), then the DA/T 94 metadata.
 """
 from __future__ import annotations
 
-import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass

@@ -39,7 +39,7 @@ from invoice_archive.archive.lists import appraisal_opinion_xml, custody_list_xm
 from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.archive.store import DestructionRefused
 from invoice_archive.db import utcnow
-from invoice_archive.errors import Conflict, Forbidden, Gone, Invalid, NotFound, StoreUnavailable
+from invoice_archive.errors import Conflict, Forbidden, Invalid, NotFound, StoreUnavailable
 from invoice_archive.models import (
     Appraisal, AppraisalEntry, ArchiveHold, ArchiveItem, ArchiveTombstone, ClaimInvoice, DestroyedObject,
     Destruction, DestructionApproval, DestructionEntry, DestructionStatus, Invoice, Organisation, Transfer,
@@ -378,8 +378,9 @@ class DispositionService:
             elif item.withdrawn_at is not None:
                 problems.append({"archival_code": item.archival_code, "code": "already_withdrawn"})
         if problems:
+            why = {"item_on_hold": "暂缓销毁", "archive_item_destroyed": "已销毁", "already_withdrawn": "归档标记已撤销"}
             raise Conflict("以下档案不能列入销毁清册：" + "；".join(
-                f"{p['archival_code']}（{ {'item_on_hold': '暂缓销毁：' + str(p.get('reason')), 'archive_item_destroyed': '已销毁', 'already_withdrawn': '归档标记已撤销'}[p['code']] }）"
+                f"{p['archival_code']}（{why[p['code']]}" + (f"：{p['reason']}" if p.get("reason") else "") + "）"
                 for p in problems), code=problems[0]["code"], detail={"items": problems})
         year = china_today().year
         number = f"XH-{year}-{next_value(self.db, self.org_id, f'destruction:{year}'):04d}"

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
 from invoice_archive.archive.checks import Waiver
+from invoice_archive.db import utcnow
 from invoice_archive.archive.records import (
     KINDS, document_number, ledger_xml, received_record_xml, report_xml, title,
 )
@@ -133,7 +134,7 @@ class RecordService:
             if close is not None:
                 close()
         system = getattr(self.accounting, "name", self.source_name) or "accounting_system"
-        now = self.filing_now()
+        now = utcnow().isoformat()
         drafts = []
         for doc in [*ledgers, *reports]:
             if (doc.fiscal_year, doc.period) != (fiscal_year, period):
@@ -152,11 +153,6 @@ class RecordService:
                 origin={"action": "record.exported", "at": now, "actor": system,
                         "description": f"记账系统导出{KINDS[doc.kind].name} {number}"}))
         return drafts
-
-    def filing_now(self) -> str:
-        from invoice_archive.db import utcnow
-
-        return utcnow().isoformat()
 
     # -- from intake: bank statements and receipts ---------------------------------------------------
     def _received(self, fiscal_year: int, period: int) -> list[tuple[RecordDraft, Invoice]]:

@@ -3,7 +3,6 @@ sign-offs, the service's signature), archived, its items marked transferred, che
 receiver with the published key (HTTP API and the console script only)."""
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import xml.etree.ElementTree as ET
