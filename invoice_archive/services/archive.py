@@ -34,7 +34,7 @@ from invoice_archive.models import (
 from invoice_archive.posting import TOPIC_POST, TOPIC_REVERSE
 from invoice_archive.posting.drafting import business_date
 from invoice_archive.services.audit import AuditLog
-from invoice_archive.services.filing import archive_access
+from invoice_archive.services.filing import FourPropertyRefusal, archive_access
 from invoice_archive.services.filing import ensure_not_destroyed
 from invoice_archive.services.scoping import original_bytes, package_bytes, scoped_get
 from invoice_archive.services.sequences import next_value
@@ -89,20 +89,12 @@ SIGNATURE_RULES = {
 
 
 
-class FourPropertyFailure(Exception):
-    """A package failed the four-property check, or a check could not be performed
-    and no archivist waived it: it is not archived (docs/archive-waivers.md)."""
+class FourPropertyFailure(FourPropertyRefusal):
+    """A voucher's package refused by the four-property check: it is not archived."""
 
     def __init__(self, voucher: Voucher, report: Any) -> None:
-        super().__init__(voucher.display_number)
+        super().__init__(voucher.display_number, report)
         self.voucher = voucher
-        self.report = report.to_dict()
-        self.codes = [c["code"] for c in self.report["checks"] if c["result"] == "fail"]
-        self.blocking = list(self.report["blocking"])
-
-    @property
-    def code(self) -> str:
-        return "four_property_check_failed" if self.codes else "four_property_check_not_performed"
 
     def as_dict(self) -> dict[str, Any]:
         failing = [c for c in self.report["checks"] if c["result"] == "fail"]

@@ -102,13 +102,13 @@ class RecordDraft:
         return f"{self.kind}:{self.document_number}"
 
 
-class RecordCheckFailed(Exception):
-    """The record's package failed the four-property check, or a check could not be
-    performed and was not waived: nothing was stored or registered."""
+class FourPropertyRefusal(Exception):
+    """A package failed the four-property check (``codes``), or a check could not be
+    performed and no archivist waived it (``blocking``): nothing is stored or registered
+    (docs/archive-waivers.md). Each kind of item says so in its own words (``as_dict``)."""
 
-    def __init__(self, draft: RecordDraft, report: Any) -> None:
-        super().__init__(draft.document_number)
-        self.draft = draft
+    def __init__(self, what: str, report: Any) -> None:
+        super().__init__(what)
         self.report = report.to_dict()
         self.codes = [c["code"] for c in self.report["checks"] if c["result"] == "fail"]
         self.blocking = list(self.report["blocking"])
@@ -116,6 +116,14 @@ class RecordCheckFailed(Exception):
     @property
     def code(self) -> str:
         return "four_property_check_failed" if self.codes else "four_property_check_not_performed"
+
+
+class RecordCheckFailed(FourPropertyRefusal):
+    """A record's package (ledger, report, statement, list) refused by the four-property check."""
+
+    def __init__(self, draft: RecordDraft, report: Any) -> None:
+        super().__init__(draft.document_number, report)
+        self.draft = draft
 
     def as_dict(self) -> dict[str, Any]:
         checks = [c for c in self.report["checks"] if c["result"] == "fail" or c["code"] in self.blocking]
