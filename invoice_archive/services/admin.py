@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from invoice_archive.db import utcnow
 from invoice_archive.models import ApiToken, Organisation, Person, Role, name_key
 from invoice_archive.security import forget_token, new_token
+from invoice_archive.services.scoping import MAX_ID
 
 DEMO_ORG = {"name": "演示科技有限公司", "tax_id": "91110000DEMO00001X", "fonds_code": "Z001"}
 DEMO_PEOPLE = {
@@ -32,7 +33,7 @@ def create_org(db: Session, *, name: str, tax_id: str, fonds_code: str) -> Organ
 
 def find_org(db: Session, ref: str) -> Organisation | None:
     clauses = [Organisation.tax_id == ref.upper(), Organisation.fonds_code == ref.upper()]
-    if ref.isdigit():
+    if ref.isdigit() and 0 < int(ref) <= MAX_ID:   # an INTEGER column: a longer number is no id
         clauses.append(Organisation.id == int(ref))
     return db.execute(select(Organisation).where(or_(*clauses))).scalars().first()
 
@@ -80,7 +81,7 @@ def revoke_token(db: Session, ref: str) -> ApiToken:
     """Revoke a token by its id or its shown prefix (``ia_xxxxxxx``): refused from
     the next request on, everywhere (API and the auditors' pages)."""
     clauses = [ApiToken.prefix == ref]
-    if ref.isdigit():
+    if ref.isdigit() and 0 < int(ref) <= MAX_ID:
         clauses.append(ApiToken.id == int(ref))
     rows = list(db.execute(select(ApiToken).where(or_(*clauses))).scalars())
     if len(rows) != 1:

@@ -195,14 +195,7 @@ class DispositionService:
         reason = _text(reason)
         if not reason:
             raise Invalid("请写明未了事项如何了结。", code="hold_reason_required")
-        try:
-            key = int(hold_id)
-        except (TypeError, ValueError):
-            key = 0
-        hold = self.db.execute(select(ArchiveHold).where(ArchiveHold.id == key, ArchiveHold.org_id == self.org_id)
-                               .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
-        if hold is None:
-            raise NotFound(f"暂缓记录 {hold_id} 不存在", code="hold_not_found")
+        hold = scoped_named(self.db, ArchiveHold, hold_id, self.org_id, "暂缓记录", "hold_not_found", lock=True)
         if hold.released_at is not None:
             raise Conflict(f"该暂缓记录已于 {hold.released_at.astimezone(CHINA):%Y-%m-%d} 由 {hold.released_by} 解除。",
                            code="hold_already_released", detail={"hold": hold_json(hold)})
