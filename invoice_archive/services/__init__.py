@@ -52,6 +52,9 @@ def includeme(config: Any) -> None:
 
     config.registry["archive.scanner"] = scanner_from_settings(settings.archive.clamav)
     config.registry["intake.verifier"] = Verifier(load_trust_store(settings.verification))
+    from invoice_archive.services.compliance import OrganisationNames
+
+    config.registry["intake.org_names"] = OrganisationNames()
 
     from invoice_archive.services.archive import ArchiveService
     from invoice_archive.services.claims import ClaimService

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -49,9 +50,31 @@ class CompliancePolicy:
                    max_age_days=settings.taxplatform.max_age_days)
 
 
-def rules_report(doc: InvoiceDocument, org: Organisation, policy: CompliancePolicy, *,
+class OrganisationNames:
+    """An organisation's name and tax id as the rules compare them, read once per
+    process and kept for ``ttl`` seconds: intake asks for them on every invoice,
+    and they change (if ever) by an administrator's hand, not by the service."""
+
+    def __init__(self, ttl: float = 60.0) -> None:
+        self.ttl = ttl
+        self._rows: dict[int, tuple[float, RulesOrg]] = {}
+
+    def get(self, db: Session, org_id: int) -> RulesOrg:
+        now = time.monotonic()
+        hit = self._rows.get(org_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        name, tax_id = db.execute(select(Organisation.name, Organisation.tax_id)
+                                  .where(Organisation.id == org_id)).one()
+        org = RulesOrg(name, tax_id)
+        self._rows[org_id] = (now + self.ttl, org)
+        return org
+
+
+def rules_report(doc: InvoiceDocument, org: Organisation | RulesOrg, policy: CompliancePolicy, *,
                  category: str | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
-    ctx = RulesContext(today=business_date(now or utcnow()), organisation=RulesOrg(org.name, org.tax_id),
+    org = org if isinstance(org, RulesOrg) else RulesOrg(org.name, org.tax_id)
+    ctx = RulesContext(today=business_date(now or utcnow()), organisation=org,
                        category=category, policy=policy.categories if category else None)
     return evaluate(doc, ctx).to_dict()
 
@@ -209,5 +232,5 @@ class PostingStatusHandler:
 
 
 __all__ = ["CompliancePolicy", "PostingStatusHandler", "TaxChecker", "enqueue_posting_status", "latest_tax_check",
-           "open_alerts", "posting_status_messages",
+           "OrganisationNames", "open_alerts", "posting_status_messages",
            "red_invoice_arrived", "reversing_red_invoice", "rules_report"]

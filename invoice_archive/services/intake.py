@@ -7,16 +7,16 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, DomainError
 from invoice_archive.formats import InvoiceDocument, InvoiceFormatError, Limits, open_ofd, read_invoice
 from invoice_archive.ports import IArchiveStore, is_configured
-from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, Organisation, TaxCheck, Voucher
+from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import (
-    CompliancePolicy, TaxChecker, latest_tax_check, open_alerts, posting_status_messages, red_invoice_arrived,
+    CompliancePolicy, OrganisationNames, TaxChecker, latest_tax_check, open_alerts, posting_status_messages, red_invoice_arrived,
     rules_report,
 )
 from invoice_archive.services.scoping import ensure_original_kept, original_bytes, scoped_get
@@ -128,27 +128,67 @@ def duplicate_message(evidence: dict[str, Any]) -> str:
     return msg + "，不能重复接收或报销。"
 
 
+_INSERT_NEW: dict[str, Any] = {}
+
+
+def _insert_new_statement(dialect: str) -> Any:
+    """The statement, built once per dialect: a Core INSERT on the table returning
+    the id only, the values travelling as parameters, so SQLAlchemy compiles it
+    once and the database prepares it once per connection."""
+    stmt = _INSERT_NEW.get(dialect)
+    if stmt is None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:  # pragma: no cover - the two supported databases
+            raise NotImplementedError(dialect)
+        table = Invoice.__table__
+        stmt = _INSERT_NEW[dialect] = (
+            insert(table).on_conflict_do_nothing(index_elements=[table.c.org_id, table.c.business_key])
+            .returning(table.c.id))
+    return stmt
+
+
+def _whole_row(values: dict[str, Any]) -> dict[str, Any]:
+    """Every column's value: those given, the others at their defaults (or NULL),
+    as the database will hold them."""
+    row = {}
+    for column in Invoice.__table__.columns:
+        if column.key == "id":
+            continue
+        if column.key in values:
+            row[column.key] = values[column.key]
+        elif column.default is not None:
+            default = column.default
+            row[column.key] = default.arg(None) if default.is_callable else default.arg  # type: ignore[attr-defined]
+        else:
+            row[column.key] = None
+    return row
+
+
 def insert_new(db: Session, values: dict[str, Any]) -> Invoice | None:
-    """INSERT ... ON CONFLICT (org_id, business_key) DO NOTHING RETURNING the row
-    as an ORM object; None when the organisation already holds the key."""
-    dialect = db.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the two supported databases
-        raise NotImplementedError(dialect)
-    stmt = (insert(Invoice).values(**values)
-            .on_conflict_do_nothing(index_elements=[Invoice.org_id, Invoice.business_key])
-            .returning(Invoice))
-    return db.execute(stmt).scalar_one_or_none()
+    """INSERT ... ON CONFLICT (org_id, business_key) DO NOTHING RETURNING id; None
+    when the organisation already holds the key. The new row comes back as the
+    ORM object of exactly the values written (every column set, so nothing is
+    read back): the ORM's own INSERT ... RETURNING would parse the three JSON
+    documents it has just sent."""
+    row = _whole_row(values)
+    new_id = db.execute(_insert_new_statement(db.get_bind().dialect.name), row).scalar_one_or_none()
+    if new_id is None:
+        return None
+    invoice = Invoice(id=new_id, **row)
+    make_transient_to_detached(invoice)
+    db.add(invoice)
+    return invoice
 
 
 class IntakeService:
     def __init__(self, db: Session, store: Any, audit: AuditLog, *, org_id: int, actor: str,
                  limits: Limits, verifier: Verifier, policy: CompliancePolicy = CompliancePolicy(),
-                 tax: TaxChecker | None = None) -> None:
+                 tax: TaxChecker | None = None, org_names: OrganisationNames | None = None) -> None:
         self.policy = policy
+        self.org_names = org_names or OrganisationNames(ttl=0)
         self.tax = tax
         self.db = db
         self.store = store
@@ -168,7 +208,7 @@ class IntakeService:
                    org_id=request.identity.org_id, actor=request.identity.name,
                    limits=Limits(max_upload_bytes=intake.max_upload_bytes),
                    verifier=request.registry["intake.verifier"],   # built at start-up, with the trust store
-                   policy=policy,
+                   policy=policy, org_names=request.registry["intake.org_names"],
                    tax=TaxChecker(request.db, platform, max_age_days=policy.max_age_days)
                    if is_configured(platform) else None)
 
@@ -180,8 +220,9 @@ class IntakeService:
         check, open alerts, the claim holding it and the voucher it is posted on.
         An invoice this request received is in no claim and on no voucher yet."""
         if inv.id in self.fresh:
+            # an alert names the blue invoice a later red one reverses: never one just received
             return {"tax_check": latest_tax_check(self.db, inv.id) if self.tax is not None else None,
-                    "alerts": open_alerts(self.db, invoice_id=inv.id), "claim": None, "voucher": None,
+                    "alerts": [], "claim": None, "voucher": None,
                     "posting_status": []}
         return {
             "posting_status": posting_status_messages(self.db, inv),
@@ -246,7 +287,7 @@ class IntakeService:
         sha256 = sha256_hex(data)
         ext = doc.source_format
         key = original_key(self.org_id, sha256, ext)
-        org = self.db.get(Organisation, self.org_id)
+        org = self.org_names.get(self.db, self.org_id)
         values = dict(
             org_id=self.org_id, business_key=doc.business_key, kind=doc.kind,
             source_format=doc.source_format, code=doc.code, number=doc.number,

@@ -200,3 +200,22 @@ def test_a_signed_pdf_invoice_is_verified_and_a_tampered_one_refused(service):
     assert report["verdict"] == "valid"
     assert {c["code"]: c["result"] for c in report["checks"]}["content_digest"] == "pass"
     assert report["signatures"][0]["signer_certificate"]["subject_cn"] == "合成税务监制章签章者"
+
+
+def test_the_answer_to_an_upload_is_the_invoice_as_stored(service):
+    """Intake answers with the row it wrote, without reading it back: the answer must
+    be exactly what a later read of the invoice gives (amounts, dates, the reports)."""
+    import datetime as dt
+
+    from invoice_archive.synth.ofd import SynthInvoice, build_ofd_invoice
+    from tests.support import testca
+
+    pki = testca.build_pki()
+    ofd = testca.sign_ofd(build_ofd_invoice(SynthInvoice(number="30000077", code="044001900111",
+                                                         issue_date=dt.date(2024, 5, 1))),
+                          pki.signer, testca.SealSpec(pki.seal_maker))
+    for data, name in ((synthetic_xml("24992000000000000077"), "a.xml"), (ofd, "b.ofd")):
+        posted = post_invoice(service, data, name).json
+        read = service.app.get(f"/api/v1/invoices/{posted['id']}", headers=service.headers("张经办")).json
+        assert posted == read
+        assert posted["status"] == "received" and posted["received_at"] and posted["total"]
