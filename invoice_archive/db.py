@@ -6,11 +6,13 @@ never commits; it raises, or dooms the transaction.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import zope.sqlalchemy
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -76,8 +78,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    if kwargs.pop("pool_pre_ping", None) is None:
+        engine = create_engine(url, **kwargs)
+        event.listen(engine.pool, "checkin", _note_idle)
+        event.listen(engine.pool, "checkout", _ping_after_idle(engine))
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+IDLE_BEFORE_PING = 10.0   # seconds a pooled connection may rest before it is tried on checkout
+
+
+def _note_idle(dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_after_idle(engine: Engine) -> Any:
+    """SQLAlchemy's pessimistic disconnect handling, for connections that have
+    rested: pool_pre_ping would cost a round trip on every request of a busy
+    service, while a connection in constant use is proven by its last request.
+    One that fails the ping is replaced before the request sees it."""
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < IDLE_BEFORE_PING:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
+
+    return checkout
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -87,8 +120,20 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def tm_session(factory: sessionmaker[Session], transaction_manager: Any, request: Any = None) -> Session:
     """A session joined to the request's transaction manager (cookiecutter pattern)."""
     session = factory(info={"request": request})
-    zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
+    session.info["zope.sqlalchemy"] = zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
     return session
+
+
+def execute_dml(session: Session, statement: Any, parameters: Any = None) -> Any:
+    """A Core INSERT/UPDATE/DELETE on a table, run in the session's transaction.
+    zope.sqlalchemy sees ORM flushes and ORM statements only: a request's session
+    is marked changed here, or pyramid_tm would end its transaction with a
+    rollback as if nothing had been written."""
+    result = session.execute(statement, parameters)
+    ext = session.info.get("zope.sqlalchemy")
+    if ext is not None:
+        ext.mark_changed(session)
+    return result
 
 
 def includeme(config: Any) -> None:

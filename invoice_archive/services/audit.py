@@ -28,13 +28,13 @@ from typing import Any
 import logging
 
 from sqlalchemy import bindparam as bindparam_
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from invoice_archive.archive.chain import GENESIS, canonical_time, checkpoint_bytes, event_hash
 from invoice_archive.errors import DomainError, NotFound
-from invoice_archive.db import utcnow
+from invoice_archive.db import execute_dml, utcnow
 from invoice_archive.models import AuditChainHead, AuditCheckpoint, AuditEvent
 
 log = logging.getLogger(__name__)
@@ -295,14 +295,17 @@ class AuditLog:
             "public_key": "/api/v1/bundle-key",
         }
 
-    def record(self, action: str, object_type: str, object_id: Any, **detail: Any) -> AuditEvent:
-        """Append an event (linked into the chain after commit, by the sequencer)."""
-        event = AuditEvent(at=utcnow(), org_id=self.org_id, actor=self.actor, role=self.role, action=action,
-                           object_type=object_type, object_id=str(object_id), detail=_plain(detail))
-        self.db.add(event)
+    def record(self, action: str, object_type: str, object_id: Any, **detail: Any) -> None:
+        """Append an event (linked into the chain after commit, by the sequencer):
+        one prepared INSERT, with no object for the session to track."""
+        execute_dml(self.db, _APPEND, {"at": utcnow(), "org_id": self.org_id, "actor": self.actor, "role": self.role,
+                                  "action": action, "object_type": object_type, "object_id": str(object_id),
+                                  "detail": _plain(detail)})
         if self._after_commit is not None and self.org_id is not None:
             self._after_commit(self.org_id)
-        return event
+
+
+_APPEND = insert(AuditEvent.__table__)   # the chain fields stay NULL until the sequencer links the event
 
 
 _BACKGROUND_KEY = "audit.background_sequencer"

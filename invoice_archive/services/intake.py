@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from invoice_archive.db import execute_dml
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, DomainError
 from invoice_archive.formats import InvoiceDocument, InvoiceFormatError, Limits, open_ofd, read_invoice
@@ -174,7 +175,7 @@ def insert_new(db: Session, values: dict[str, Any]) -> Invoice | None:
     read back): the ORM's own INSERT ... RETURNING would parse the three JSON
     documents it has just sent."""
     row = _whole_row(values)
-    new_id = db.execute(_insert_new_statement(db.get_bind().dialect.name), row).scalar_one_or_none()
+    new_id = execute_dml(db, _insert_new_statement(db.get_bind().dialect.name), row).scalar_one_or_none()
     if new_id is None:
         return None
     invoice = Invoice(id=new_id, **row)
