@@ -4,8 +4,9 @@ objects written by a transaction that then aborted (nothing half-written stays).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
-import tempfile
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
@@ -14,6 +15,8 @@ import transaction
 from zope.interface import implementer
 
 from invoice_archive.ports import IArchiveStore
+
+_TMP_SEQ = itertools.count()   # with the pid and thread: a temporary name no other writer uses
 
 
 class ObjectExists(Exception):
@@ -57,12 +60,12 @@ class FileSystemStore:
 
     def put(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        if path.exists():
-            if path.read_bytes() == data:
-                return False
-            raise ObjectExists(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        tmp = path.parent / f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TMP_SEQ)}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileNotFoundError:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
