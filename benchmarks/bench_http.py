@@ -1,7 +1,7 @@
 """Intake over HTTP, served the way production runs it, against the in-process floor.
 
 Run: .venv/bin/python benchmarks/bench_http.py [--invoices 1200] [--clients 16]
-        [--processes 1,2,4] [--threads 8] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--processes 1,2,4] [--threads 2] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 For each number of service processes it makes a fresh PostgreSQL database
 (migrated by the console script), starts ``invoice-archive -c production.ini
@@ -101,6 +101,34 @@ def _psql(admin: str, sql: str) -> None:
         conn.execute(sql)
 
 
+def _cpu_by_group(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the service's processes, PostgreSQL's, this benchmark's
+    (and its clients') and everything else on the machine, from /proc (Linux)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out = {"service": 0.0, "postgresql": 0.0, "clients": 0.0, "other": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue
+        ppid, cpu = int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if int(pid) == server_pid or ppid == server_pid:
+            out["service"] += cpu
+        elif cmd.startswith(b"postgres"):
+            out["postgresql"] += cpu
+        elif int(pid) == me or ppid == me:
+            out["clients"] += cpu
+        else:
+            out["other"] += cpu
+    return out
+
+
 def _client(args: tuple[str, int, str, list[tuple[str, bytes]], mp.Barrier]) -> list[tuple[int, float]]:
     """One client: a keep-alive connection posting its share; (status, seconds) per request."""
     host, port, token, work, barrier = args
@@ -168,10 +196,12 @@ def round_(processes: int, paths: list[Path], clients: int, threads: int, admin:
         barrier = mp.Manager().Barrier(clients + 1)
         with mp.Pool(client_procs) as pool:
             pending = pool.map_async(_clients_in_process, [("127.0.0.1", port, token, p, barrier) for p in per])
+            before = _cpu_by_group(server.pid)
             barrier.wait()
             start = time.perf_counter()
             results = [r for chunk in pending.get() for r in chunk]
             wall = time.perf_counter() - start
+            after = _cpu_by_group(server.pid)
     finally:
         server.terminate()
         server.wait(30)
@@ -185,14 +215,15 @@ def round_(processes: int, paths: list[Path], clients: int, threads: int, admin:
     q = statistics.quantiles(lat, n=100)
     return {"processes": processes, "n": len(results), "wall": wall, "rate": len(results) / wall,
             "p50": q[49] * 1000, "p95": q[94] * 1000, "p99": q[98] * 1000,
-            "errors": sum(1 for s, _ in results if s != 201), "rows": rows}
+            "errors": sum(1 for s, _ in results if s != 201), "rows": rows,
+            "cpu_ms": {k: (after[k] - before[k]) * 1000 / len(results) for k in after}}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--invoices", type=int, default=1200)
     p.add_argument("--clients", type=int, default=16)
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--processes", default="1,2,4")
     p.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = p.parse_args()
@@ -206,11 +237,12 @@ def main() -> int:
               f"{args.clients} clients in 2 client processes on the same machine")
         print(f"floor   in-process read + verify: {base:,.0f} invoices/s on one core")
         print(f"{'processes':>9} {'inv/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
-              f"{'rows':>6} {'vs floor':>9}")
+              f"{'rows':>6} {'vs floor':>9}   CPU ms per invoice")
         for n in [int(x) for x in args.processes.split(",")]:
             r = round_(n, paths, args.clients, args.threads, args.pg, tmp)
             print(f"{r['processes']:>9} {r['rate']:>8.0f} {r['p50']:>8.0f} {r['p95']:>8.0f} {r['p99']:>8.0f} "
-                  f"{r['errors']:>7} {r['rows']:>6} {r['rate'] / base:>8.1%}", flush=True)
+                  f"{r['errors']:>7} {r['rows']:>6} {r['rate'] / base:>8.1%}   "
+                  + " ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms"].items()), flush=True)
         print("targets: >= 300 invoices/s with 16 clients, p99 < 200 ms, zero errors, growing with processes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

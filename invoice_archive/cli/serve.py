@@ -24,7 +24,9 @@ def add_parser(sub: Any) -> None:
                        description=__doc__.split("\n\n")[1].replace("\n", " "))
     p.add_argument("--processes", type=int, default=os.cpu_count() or 2,
                    help="service processes (default: one per CPU)")
-    p.add_argument("--threads", type=int, default=8, help="waitress threads per process (default 8)")
+    p.add_argument("--threads", type=int, default=2,
+                   help="waitress threads per process (default 2: the work is CPU-bound Python, so more "
+                        "processes serve better than more threads; docs/deployment.md)")
     p.add_argument("--listen", default="127.0.0.1:6543", help="HOST:PORT (default 127.0.0.1:6543)")
     p.add_argument("--max-request-body-size", type=int, default=26_214_400,
                    help="bytes; waitress refuses larger bodies before the app sees them (default 25 MiB)")
