@@ -15,12 +15,16 @@ Debian: ``apt-get install -y clamav`` (clamscan); ``clamav-daemon`` for clamdsca
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,12 +72,32 @@ def parse_clamscan_output(text: str, names: Mapping[str, str] | None = None) -> 
 
 
 class ClamAVScanner:
+    """ClamAV, asked about files.
+
+    What it has said is remembered briefly, because archiving asks twice about
+    the same bytes: the four-property check of the package as assembled, then of
+    the package that carries that check's result in its metadata
+    (docs/metadata.md), where only the metadata and the bag's manifests differ.
+    The probe (``--version``, which names the signature database's version) is
+    kept for ``PROBE_SECONDS``; a file found clean is not scanned again for
+    ``CLEAN_SECONDS`` by the same engine, signature database version and
+    database file, identified by its SHA-256. Nothing but "clean" is remembered.
+    """
+
+    PROBE_SECONDS = 60.0
+    CLEAN_SECONDS = 600.0
+    CLEAN_ENTRIES = 50_000
+
     def __init__(self, database: str | os.PathLike[str] | None = None, *, executable: str | None = None,
                  daemon: bool = False, timeout: float = 600) -> None:
         self.database = Path(database) if database else None
         self.daemon = daemon
         self.executable = executable or ("clamdscan" if daemon else "clamscan")
         self.timeout = timeout
+        self._lock = threading.Lock()
+        self._probe: tuple[float, tuple[bool, str]] | None = None
+        self._clean: OrderedDict[tuple[str, str, str], float] = OrderedDict()
+        self.runs = 0      # scanner processes started (for the tests and the benchmark)
 
     def __repr__(self) -> str:
         return f"ClamAVScanner(database={self.database!s}, executable={self.executable!r})"
@@ -83,6 +107,16 @@ class ClamAVScanner:
 
     def available(self) -> tuple[bool, str]:
         """(usable, engine description or the reason it is not)."""
+        now = time.monotonic()
+        with self._lock:
+            if self._probe is not None and now - self._probe[0] < self.PROBE_SECONDS:
+                return self._probe[1]
+        found = self._probe_now()
+        with self._lock:
+            self._probe = (now, found)
+        return found
+
+    def _probe_now(self) -> tuple[bool, str]:
         exe = self._command()
         if exe is None:
             return False, f"未安装 ClamAV（找不到 {self.executable}；Debian：apt-get install -y clamav）"
@@ -96,12 +130,50 @@ class ClamAVScanner:
         db = f"病毒库 {self.database}" if self.database else "系统病毒库"
         return True, f"{version}（{db}）"
 
+    def _database_stamp(self) -> str:
+        """The given database as it is now (a replaced file or folder is another database)."""
+        if self.database is None:
+            return ""      # ClamAV's own: its version is in the engine string
+        try:
+            return str(self.database.stat().st_mtime_ns)
+        except OSError:
+            return "missing"
+
+    def _known_clean(self, keys: Mapping[str, tuple[str, str, str]]) -> set[str]:
+        now = time.monotonic()
+        with self._lock:
+            return {name for name, key in keys.items()
+                    if (seen := self._clean.get(key)) is not None and now - seen < self.CLEAN_SECONDS}
+
+    def _remember_clean(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._clean[key] = now
+                self._clean.move_to_end(key)
+            while len(self._clean) > self.CLEAN_ENTRIES:
+                self._clean.popitem(last=False)
+
     def scan(self, files: Mapping[str, bytes]) -> ScanResult:
         ok, engine = self.available()
         if not ok:
             return ScanResult(NOT_PERFORMED, None, (), engine)
+        stamp = self._database_stamp()
+        keys = {name: (engine, stamp, hashlib.sha256(data).hexdigest()) for name, data in files.items()}
+        known = self._known_clean(keys)
+        unknown = {name: data for name, data in files.items() if name not in known}
+        if not unknown:
+            return ScanResult(CLEAN, engine, (), None, len(files))
+        result = self._scan_now(unknown, engine)
+        if result.status == CLEAN:
+            self._remember_clean(keys[name] for name in unknown)
+        return replace(result, scanned=len(files)) if result.scanned else result
+
+    def _scan_now(self, files: Mapping[str, bytes], engine: str) -> ScanResult:
         exe = self._command()
-        assert exe is not None
+        if exe is None:
+            return ScanResult(NOT_PERFORMED, None, (), f"未安装 ClamAV（找不到 {self.executable}）")
+        self.runs += 1
         with tempfile.TemporaryDirectory(prefix="ia-scan-") as tmp:
             os.chmod(tmp, 0o755)  # clamd runs as its own user and must read the files (with --fdpass too)
             names: dict[str, str] = {}

@@ -209,7 +209,7 @@ class BackgroundSequencer:
 
     RETRIES = 40
 
-    def __init__(self, sessions: sessionmaker[Session], signer: Any = None, *, delay: float = 0.05) -> None:
+    def __init__(self, sessions: sessionmaker[Session], signer: Any = None, *, delay: float = 0.2) -> None:
         self.sessions = sessions
         self.signer = signer
         self.delay = delay

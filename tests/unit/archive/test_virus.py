@@ -97,3 +97,29 @@ def test_output_parser():
     found, errors = parse_clamscan_output(out, {"/tmp/x/000000": "a: b.xml"})
     assert found == [("a: b.xml", "Eicar-Test-Signature")]
     assert errors == [("/tmp/x/000001", "Access denied")]
+
+
+def test_the_same_bytes_are_scanned_once(clamscan, database):
+    """Archiving checks a package twice (before and after its metadata records the check):
+    the payload's bytes go to ClamAV once, the changed metadata again; the answer counts all."""
+    scanner = ClamAVScanner(database)
+    first = scanner.scan({"a.xml": b"<a/>", "b.json": b"{}"})
+    again = scanner.scan({"a.xml": b"<a/>", "b.json": b"{}", "metadata.xml": b"<m>1</m>"})
+    assert (first.status, again.status, again.scanned) == (CLEAN, CLEAN, 3)
+    assert scanner.runs == 2
+    assert scanner.scan({"renamed.xml": b"<a/>"}).status == CLEAN and scanner.runs == 2   # by content, not name
+
+
+def test_only_clean_is_remembered(clamscan, database):
+    scanner = ClamAVScanner(database)
+    assert scanner.scan({"eicar.com": EICAR}).status == INFECTED
+    assert scanner.scan({"eicar.com": EICAR}).status == INFECTED
+    assert scanner.runs == 2
+
+
+def test_a_new_database_scans_again(clamscan, database):
+    scanner = ClamAVScanner(database)
+    scanner.scan({"a.xml": b"<a/>"})
+    os.utime(database, ns=(1, 1))          # replaced by another signature database
+    scanner.scan({"a.xml": b"<a/>"})
+    assert scanner.runs == 2
