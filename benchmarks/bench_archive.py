@@ -165,15 +165,17 @@ def main() -> int:
               + (f"; {getattr(scanner, 'runs', '?')} clamscan runs for {done} packages checked twice each" if scanner else ""))
 
         with sessions() as db:
-            expected = [(k, s, n) for k, s, n in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,
-                                                          ArchiveItem.package_size)]
-            expected += [(k, s, n) for k, s, n in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)]
+            expected = [tuple(r) for r in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,
+                                                   ArchiveItem.package_size, ArchiveItem.package_sm3)]
+            expected += [tuple(r) for r in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes,
+                                                    Invoice.sm3)]
         t0 = time.perf_counter()
-        report = audit_fixity(store, expected, workers=16)
+        workers = 16 if args.store else 1     # an object store answers after a round trip; files do not
+        report = audit_fixity(store, expected, workers=workers)
         fixity_s = time.perf_counter() - t0
         assert report.passed
-        total = sum(n for _, _, n in expected)
-        blobs = [store.get(k) for k, _, _ in expected[:2000]]
+        total = sum(row[2] for row in expected)
+        blobs = [store.get(row[0]) for row in expected[:2000]]
         sample = sum(len(b) for b in blobs)
         t0 = time.perf_counter()
         for b in blobs:
@@ -186,7 +188,7 @@ def main() -> int:
         both = sample / (time.perf_counter() - t0)
         rate = total / fixity_s
         print(f"\nfixity audit: {len(expected)} objects, {total / 2**20:.1f} MiB in {fixity_s:.2f} s = "
-              f"{rate / 2**20:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s, 16 at once); in memory on the same "
+              f"{rate / 2**20:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s, {workers} at once); in memory on the same "
               f"objects: SHA-256 {raw / 2**20:.1f} MiB/s, SHA-256 + SM3 {both / 2**20:.1f} MiB/s; the audit runs "
               f"at {rate / both:.0%} of the SHA-256 + SM3 limit (target >= 50%)")
     return 0

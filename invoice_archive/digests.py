@@ -6,7 +6,7 @@ binding (gmssl-pyx); the signature verifier uses the same function.
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from typing import Any, Callable
 
 
 def _pick_sm3() -> Callable[[bytes], bytes]:
@@ -29,3 +29,24 @@ def sha256_hex(data: bytes) -> str:
 
 def sm3_hex(data: bytes) -> str:
     return sm3_digest(data).hex()
+
+
+class _WholeSM3:
+    """SM3 over chunks where hashlib has none: the chunks are kept and hashed at the end."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+
+    def update(self, data: bytes | memoryview) -> None:
+        self._parts.append(bytes(data))
+
+    def hexdigest(self) -> str:
+        return sm3_digest(b"".join(self._parts)).hex()
+
+
+def sm3_hasher() -> Any:
+    """An incremental SM3 (``update``, ``hexdigest``), as hashlib's objects are."""
+    try:
+        return hashlib.new("sm3")
+    except ValueError:   # OpenSSL built without SM3
+        return _WholeSM3()

@@ -47,6 +47,7 @@ class FileSystemStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.root_path = os.fspath(self.root)
         self.url = self.root.resolve().as_uri()
 
     @classmethod

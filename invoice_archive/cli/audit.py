@@ -91,12 +91,13 @@ def run_audit_fixity(args: argparse.Namespace) -> int:
         # what a destruction removed on purpose (docs/disposition.md) is expected absent: its
         # tombstone keeps the digests; one still stored is a destruction not yet finished
         destroyed = set(db.execute(select(DestroyedObject.store_key)).scalars())
-        expected = [(k, s, n) for k, s, n in db.execute(
-            select(ArchiveItem.package_key, ArchiveItem.package_sha256, ArchiveItem.package_size))
-            if k not in destroyed]
-        expected += [(k, s, n) for k, s, n in db.execute(
-            select(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes)) if k not in destroyed]
-    total = sum(n or 0 for _, _, n in expected)
+        # both digests the records keep: SHA-256 and SM3 (GB/T 32905)
+        expected = [tuple(row) for row in db.execute(
+            select(ArchiveItem.package_key, ArchiveItem.package_sha256, ArchiveItem.package_size,
+                   ArchiveItem.package_sm3)) if row[0] not in destroyed]
+        expected += [tuple(row) for row in db.execute(
+            select(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes, Invoice.sm3)) if row[0] not in destroyed]
+    total = sum(row[2] or 0 for row in expected)
     with tqdm(total=total, unit="B", unit_scale=True, desc="fixity", disable=args.quiet or None,
               file=sys.stderr) as bar:
         report = audit_fixity(store, expected, progress=lambda key, nbytes: bar.update(nbytes),
@@ -174,6 +175,7 @@ def add_parser(sub: Any) -> None:
                                    "record references (exit 1 on loss or an unreferenced object)")
     fixity.add_argument("--json", action="store_true")
     fixity.add_argument("--quiet", action="store_true", help="no progress bar")
-    fixity.add_argument("--workers", type=int, default=8,
-                        help="objects fetched and hashed at once (default 8; an object store needs several)")
+    fixity.add_argument("--workers", type=int, default=None,
+                        help="objects fetched and hashed at once (default: 1 for a filesystem store, 8 for an "
+                             "object store, which answers each read after a round trip)")
     fixity.set_defaults(func=run_audit_fixity)

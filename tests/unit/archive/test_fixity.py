@@ -111,3 +111,17 @@ def test_throughput_helper(filled):
     store, expected = filled
     result = fixity_throughput(store, expected, repeat=2)
     assert result["objects"] == 5 and result["passed"] and result["best_mib_per_second"] >= 0
+
+
+def test_both_recorded_digests_are_checked(filled):
+    """The records keep SHA-256 and SM3 (GB/T 32905): each is compared, in one read."""
+    from invoice_archive.digests import sm3_hex
+
+    store, expected = filled
+    with_sm3 = [(k, s, n, sm3_hex(store.get(k))) for k, s, n in expected]
+    assert audit_fixity(store, with_sm3).passed
+    wrong = [*with_sm3[:1], (*with_sm3[1][:3], sm3_hex(b"something else")), *with_sm3[2:]]
+    report = audit_fixity(store, wrong, workers=4)
+    assert [r.key for r in report.mismatched] == [with_sm3[1][0]]
+    assert report.mismatched[0].actual_sha256 == report.mismatched[0].expected_sha256
+    assert report.mismatched[0].to_dict()["actual_sm3"] == with_sm3[1][3]
