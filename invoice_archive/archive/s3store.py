@@ -81,7 +81,8 @@ class S3Store:
                  region: str | None = None, access_key_id: str | None = None,
                  secret_access_key: str | None = None, session_token: str | None = None,
                  addressing_style: str | None = None, conditional: str = "auto",
-                 connect_timeout: float = 10, read_timeout: float = 60, max_attempts: int = 3) -> None:
+                 connect_timeout: float = 10, read_timeout: float = 60, max_attempts: int = 3,
+                 max_pool_connections: int = 32) -> None:
         if not bucket:
             raise ValueError("S3 store needs a bucket: s3://bucket/prefix")
         if conditional not in ("auto", "true", "false"):
@@ -104,7 +105,10 @@ class S3Store:
                 "s3", endpoint_url=endpoint_url, region_name=self.region, aws_access_key_id=access_key_id,
                 aws_secret_access_key=secret_access_key, aws_session_token=session_token,
                 config=Config(s3={"addressing_style": style}, connect_timeout=connect_timeout,
-                              read_timeout=read_timeout, retries={"max_attempts": max_attempts, "mode": "standard"}))
+                              read_timeout=read_timeout, retries={"max_attempts": max_attempts, "mode": "standard"},
+                              # botocore keeps 10 by default: a fixity audit or a threaded service
+                              # would open and drop a connection for every request beyond them
+                              max_pool_connections=max_pool_connections))
         self.client = client
 
     def __repr__(self) -> str:
