@@ -43,17 +43,56 @@ def _bind(listen: str) -> socket.socket:
     return sock
 
 
+#: what waitress refuses before the app sees a request, as the API's refusals say it
+_HTTP_REFUSALS = {
+    400: ("bad_request", "请求不符合 HTTP 规范，服务无法读取。请检查调用方（记账系统接口）发出的请求。"),
+    413: ("too_large", "上传内容超过服务允许的上限 {limit} 字节，请确认上传的是发票原文件。"),
+    431: ("headers_too_large", "请求头过大，服务无法读取。请检查调用方发出的请求头。"),
+    501: ("not_implemented", "请求使用了服务不支持的传输方式（Transfer-Encoding）。"),
+}
+
+
+def json_error_channel(max_request_body_size: int) -> type:
+    """waitress's connection class, answering what it refuses itself (a body over
+    its limit, a malformed request) in the API's error shape: a stable code and a
+    Chinese message, JSON, instead of waitress's plain text."""
+    import json
+
+    from waitress.channel import HTTPChannel
+    from waitress.task import ErrorTask
+
+    class JsonErrorTask(ErrorTask):
+        def execute(self) -> None:
+            error = self.request.error
+            code, message = _HTTP_REFUSALS.get(error.code, ("internal_error", "服务内部错误，请稍后重试或联系管理员。"))
+            body = json.dumps({"error": {"code": code, "message": message.format(limit=max_request_body_size),
+                                         "detail": {"http": error.body}}}, ensure_ascii=False).encode("utf-8")
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json; charset=utf-8"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
+
+
 def _child(args: argparse.Namespace, sock: socket.socket) -> None:
     """One service process: the app is built after the fork (its own engine and pool)."""
     from pyramid.paster import get_app, setup_logging
-    from waitress import serve
+    from waitress.server import create_server
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     setup_logging(args.config)
     app = get_app(args.config, "main")
-    serve(app, sockets=[sock], threads=args.threads, max_request_body_size=args.max_request_body_size,
-          ident="invoice-archive", connection_limit=1000, backlog=2048)
+    server = create_server(app, sockets=[sock], threads=args.threads,
+                           max_request_body_size=args.max_request_body_size, ident="invoice-archive",
+                           connection_limit=1000, backlog=2048)
+    server.channel_class = json_error_channel(args.max_request_body_size)   # one socket: one server
+    server.run()
 
 
 def run(args: argparse.Namespace) -> int:
