@@ -39,13 +39,15 @@ class RemoteRun:
 
     def pytest_collection_modifyitems(self, config: Any, items: list[Any]) -> None:
         """``--only TEXT``: the scenarios whose feature file, feature or scenario name holds TEXT.
-        A scenario tagged @进程内 is skipped with the reason: its steps run in-process only."""
+        A scenario tagged @进程内 is skipped with the reason: it would appraise, destroy or hand
+        over a deployment's real records, so it runs in-process only."""
         for item in items:
             found = _scenario_of(item)
             if found is not None and IN_PROCESS_ONLY in (found[0].tags | found[0].feature.tags):
                 item.add_marker(pytest.mark.skip(reason=(
-                    "本场景的验收步骤目前只在进程内（make test）运行，尚未移植为只经 HTTP 接口的步骤；"
-                    "针对部署运行时跳过。")))
+                    "本场景只在进程内（make test）对验收程序自建的数据库运行：鉴定和销毁针对单位全部保管期满的档案，"
+                    "移交针对整个会计年度，会计账簿需要由验收程序记账的记账系统；针对在用的部署运行会改动其真实档案，"
+                    "故跳过（docs/acceptance.md）。")))
         if not self._only:
             return
         keep, drop = [], []

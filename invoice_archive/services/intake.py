@@ -17,8 +17,8 @@ from invoice_archive.ports import IArchiveStore, is_configured
 from invoice_archive.models import Claim, ClaimInvoice, Invoice, InvoiceVoucherLink, TaxCheck, Voucher
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.compliance import (
-    CompliancePolicy, OrganisationNames, TaxChecker, latest_tax_check, open_alerts, posting_status_messages, red_invoice_arrived,
-    rules_report,
+    CompliancePolicy, OrganisationNames, TaxChecker, latest_tax_check, open_alerts, posting_status_messages,
+    red_invoice_arrived, rules_report,
 )
 from invoice_archive.services.scoping import ensure_original_kept, original_bytes, scoped_get
 from invoice_archive.settings import SettingsError, VerificationSettings
