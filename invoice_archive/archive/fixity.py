@@ -105,7 +105,7 @@ def open_stream(store: Any, key: str) -> IO[bytes]:
     if isinstance(real, FileSystemStore):
         _check_key(key)       # ValueError for a key that could leave the root
         try:
-            return open(os.path.join(real.root_path, key), "rb")
+            return open(os.path.join(real.root_path, key), "rb", buffering=0)   # readinto straight from the file
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise KeyError(key) from None
     return io.BytesIO(real.get(key))
