@@ -98,10 +98,11 @@ def ensure_original_kept(db: Session, org_id: int, key: str, what: str) -> None:
                    code="original_destroyed", detail={"destruction": number})
 
 
-def original_bytes(store: Any, inv: Invoice) -> bytes:
-    """The invoice's original as received: present, and still its intake SHA-256."""
+def original_bytes(store: Any, inv: Invoice, *, read: Any = None) -> bytes:
+    """The invoice's original as received: present, and still its intake SHA-256.
+    ``read(key)`` fetches it where the caller has it on its way (read ahead)."""
     try:
-        data = store.get(inv.storage_key)
+        data = (read or store.get)(inv.storage_key)
     except KeyError:
         data = None
     if data is None:

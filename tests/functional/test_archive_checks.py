@@ -124,3 +124,34 @@ def test_the_whole_archive_path_on_s3(db_url, tmp_path, seaweed, s3_bucket):
     assert sha256_hex(bundle) == item["package_sha256"]
     assert svc.stored_files() == []                   # nothing went to the local disk
     svc.engine.dispose()
+
+
+def test_a_period_of_several_vouchers_on_s3_packages_each_voucher_its_own_originals(db_url, tmp_path, seaweed,
+                                                                                      s3_bucket):
+    """The run reads originals ahead from the object store: each package still holds its
+    own voucher's originals, byte for byte."""
+    import io
+    import zipfile
+
+    from invoice_archive.digests import sha256_hex
+
+    url = f"s3://{s3_bucket}/ahead-{os.getpid()}-{tmp_path.name}?endpoint={seaweed.endpoint}&addressing=path"
+    svc = make_service(db_url, tmp_path / "unused", **{
+        "archive.store_url": url,
+        "archive.s3.access_key_id": seaweed.access_key, "archive.s3.secret_access_key": seaweed.secret_key})
+    sent = {}
+    for n in range(1, 6):
+        number = f"2499200000000000{n:04d}"
+        sent[number] = synthetic_xml(number)
+        posted(svc, number, f"{n:04d}", sent[number])
+    items = archive_period(svc).json["archived"]
+    assert len(items) == 5
+    for item in items:
+        package = svc.app.get(f"/api/v1/archive/items/{item['id']}/package", headers=svc.headers("王审计")).body
+        with zipfile.ZipFile(io.BytesIO(package)) as zf:
+            originals = [zf.read(n) for n in zf.namelist() if "-03-原始凭证-" in n]
+        voucher = svc.app.get(f"/api/v1/vouchers/{item['voucher_id']}", headers=svc.headers("王审计")).json
+        [invoice_id] = voucher["invoice_ids"]
+        number = svc.app.get(f"/api/v1/invoices/{invoice_id}", headers=svc.headers("王审计")).json["number"]
+        assert [sha256_hex(o) for o in originals] == [sha256_hex(sent[number])]
+    svc.engine.dispose()
