@@ -30,13 +30,25 @@ def _follow(browser: Any, element: Any, timeout: float = 30) -> None:
     """Click something that loads a new page and wait until that page has loaded:
     a click returns before the navigation it starts has finished, and under a busy
     CI machine the next lookup would otherwise run against the old page."""
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     old = browser.find_element("tag name", "html")
     element.click()
+
+    def old_page_gone(_: Any) -> bool:
+        try:
+            old.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            # Chromium, asked mid-navigation, may answer "Node with given id does not belong
+            # to the document" instead of a stale reference: the old page is gone too
+            return "does not belong to the document" in str(exc)
+        return False
+
     wait = WebDriverWait(browser, timeout)
-    wait.until(expected_conditions.staleness_of(old))
+    wait.until(old_page_gone)
     wait.until(lambda b: b.execute_script("return document.readyState") == "complete")
 
 
