@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import secrets
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -16,7 +17,8 @@ from zope.interface import implementer
 
 from invoice_archive.ports import IArchiveStore
 
-_TMP_SEQ = itertools.count()   # with the pid and thread: a temporary name no other writer uses
+_TMP_SEQ = itertools.count()          # temporary names (FileSystemStore._temporary)
+_TMP_TAG = secrets.token_hex(4)       # this run's: a restarted process may get the same pid
 
 
 class ObjectExists(Exception):
@@ -61,12 +63,7 @@ class FileSystemStore:
 
     def put(self, key: str, data: bytes) -> bool:
         path = self._path(key)
-        tmp = path.parent / f".tmp-{os.getpid()}-{threading.get_ident()}-{next(_TMP_SEQ)}"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, tmp = self._temporary(path.parent)
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
@@ -86,6 +83,20 @@ class FileSystemStore:
             return True
         finally:
             os.unlink(tmp)
+
+    @staticmethod
+    def _temporary(folder: Path) -> tuple[int, Path]:
+        """A new file beside the object, under a name no other writer uses: this run's
+        random tag, the process, the thread and a counter. A name a killed process
+        left behind is passed over (O_EXCL); the folder is made on first use."""
+        while True:
+            tmp = folder / f".tmp-{_TMP_TAG}-{os.getpid()}-{threading.get_ident()}-{next(_TMP_SEQ)}"
+            try:
+                return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), tmp
+            except FileNotFoundError:
+                folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                continue
 
     def get(self, key: str) -> bytes:
         path = self._path(key)

@@ -151,3 +151,22 @@ def test_seaweed_helper_reports_a_missing_binary(tmp_path):
     with pytest.raises(SeaweedUnavailable, match="cannot run"):
         server.start()
     server.stop()   # nothing started: a no-op
+
+
+def test_a_temporary_name_left_by_a_killed_writer_is_passed_over(tmp_path, monkeypatch):
+    """A process killed mid-write leaves its temporary file; a restarted one (same pid and
+    thread in a container, counter from zero) must not trip over it."""
+    import itertools
+    import os
+    import threading
+
+    from invoice_archive.archive import store as store_module
+
+    s = FileSystemStore(tmp_path)
+    folder = tmp_path / "originals" / "ab"
+    folder.mkdir(parents=True)
+    monkeypatch.setattr(store_module, "_TMP_SEQ", itertools.count())
+    left = folder / f".tmp-{store_module._TMP_TAG}-{os.getpid()}-{threading.get_ident()}-0"
+    left.write_bytes(b"half")
+    assert s.put("originals/ab/x.xml", b"<x/>") is True
+    assert s.get("originals/ab/x.xml") == b"<x/>" and left.read_bytes() == b"half"
