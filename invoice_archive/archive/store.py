@@ -198,6 +198,12 @@ class _CreatedObjects:
         return "~invoice_archive.store"
 
 
+def underlying_store(store: Any) -> Any:
+    """The store itself, where ``store`` is a request's :class:`TransactionalStore` around it."""
+    inner = getattr(store, "store", None)
+    return inner if inner is not None and inner is not store else store
+
+
 class TransactionalStore:
     """The store as seen by one request: writes are undone if the request's
     transaction aborts."""

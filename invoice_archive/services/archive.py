@@ -24,7 +24,7 @@ from invoice_archive.archive.metadata import claim_xml, four_property_summary, i
 from invoice_archive.archive.posting_info import posting_info_xml
 from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
 from invoice_archive.archive.retention import CATEGORIES
-from invoice_archive.archive.store import FileSystemStore
+from invoice_archive.archive.store import FileSystemStore, underlying_store
 from invoice_archive.db import utcnow
 from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.errors import Conflict, Invalid, StoreUnavailable
@@ -213,12 +213,11 @@ class OriginalsAhead:
     Every original is still checked against its intake SHA-256 by the reader."""
 
     def __init__(self, store: Any, keys: list[str], *, window: int = 24, threads: int = 8) -> None:
-        real = getattr(store, "store", store)          # TransactionalStore wraps the store
         self.store = store
         self.keys = iter(keys)
         self.window = window
         self.on_the_way: deque[tuple[str, Future[bytes]]] = deque()
-        self.pool = (None if isinstance(real, FileSystemStore) or not keys
+        self.pool = (None if isinstance(underlying_store(store), FileSystemStore) or not keys
                      else ThreadPoolExecutor(threads, thread_name_prefix="originals"))
 
     def _fill(self) -> None:
