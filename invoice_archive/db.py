@@ -9,7 +9,7 @@ import datetime as dt
 import time
 from typing import Any
 
-import zope.sqlalchemy
+import zope.sqlalchemy.datamanager
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
@@ -117,11 +117,43 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
-def tm_session(factory: sessionmaker[Session], transaction_manager: Any, request: Any = None) -> Session:
+class RequestSession(Session):
+    """A session joined to a request's transaction manager (pyramid_tm).
+
+    zope.sqlalchemy's listeners are registered once, on this class, instead of
+    on every session: seven ``event.listen`` calls per request cost more than
+    the rest of the session's set-up. Each session carries its own
+    :class:`zope.sqlalchemy.datamanager.ZopeTransactionEvents`, holding its
+    request's transaction manager, in ``info["zope.sqlalchemy"]``; the class's
+    listeners hand every event to it."""
+
+
+def _for_session(method: str, session_of: Any = None) -> Any:
+    def listener(first: Any, *rest: Any) -> None:
+        session = session_of(first) if session_of else first
+        ext = session.info.get("zope.sqlalchemy")
+        if ext is not None:
+            getattr(ext, method)(first, *rest)
+
+    return listener
+
+
+for _name in ("after_begin", "after_attach", "after_flush", "before_commit"):
+    event.listen(RequestSession, _name, _for_session(_name))
+for _name in ("after_bulk_update", "after_bulk_delete", "do_orm_execute"):
+    event.listen(RequestSession, _name, _for_session(_name, lambda context: context.session))
+
+
+def request_session_factory(engine: Engine) -> sessionmaker[RequestSession]:
+    return sessionmaker(bind=engine, class_=RequestSession, expire_on_commit=False)
+
+
+def tm_session(factory: sessionmaker[RequestSession], transaction_manager: Any, request: Any = None) -> Session:
     """A session joined to the request's transaction manager (cookiecutter pattern)."""
-    session = factory(info={"request": request})
-    session.info["zope.sqlalchemy"] = zope.sqlalchemy.register(session, transaction_manager=transaction_manager)
-    return session
+    if not issubclass(factory.class_, RequestSession):
+        raise TypeError("tm_session needs a factory of RequestSession (request_session_factory)")
+    return factory(info={"request": request, "zope.sqlalchemy": zope.sqlalchemy.datamanager.ZopeTransactionEvents(
+        transaction_manager=transaction_manager)})
 
 
 def execute_dml(session: Session, statement: Any, parameters: Any = None) -> Any:
@@ -147,8 +179,8 @@ def includeme(config: Any) -> None:
     config.include("pyramid_retry")
     engine = config.registry.get("invoice_archive.engine") or make_engine(config.registry.app_settings.database.url)
     config.registry["invoice_archive.engine"] = engine
-    factory = session_factory(engine)
-    config.registry["db.session_factory"] = factory
+    config.registry["db.session_factory"] = session_factory(engine)
+    factory = request_session_factory(engine)
 
     def dbsession(request: Any) -> Session:
         # Test seam: a session handed in through the environ is used as is.
