@@ -12,7 +12,9 @@ SPEC = Path(__file__).resolve().parents[1] / "openapi.yaml"
 
 
 def json_renderer() -> JSON:
-    renderer = JSON(ensure_ascii=False)
+    from invoice_archive.jsontext import dumps
+
+    renderer = JSON(serializer=dumps)
     renderer.add_adapter(Decimal, lambda v, request: f"{v:.2f}")
     renderer.add_adapter(dt.datetime, lambda v, request: v.isoformat())
     renderer.add_adapter(dt.date, lambda v, request: v.isoformat())
