@@ -40,7 +40,7 @@ from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.filing import FourPropertyRefusal, archive_access
 from invoice_archive.services.filing import ensure_not_destroyed
 from invoice_archive.services.scoping import original_bytes, package_bytes, scoped_get
-from invoice_archive.services.sequences import next_value
+from invoice_archive.services.sequences import next_value, volume_item_numbers
 
 EXT_MEDIA = {"ofd": "application/ofd", "xml": "application/xml", "pdf": "application/pdf"}
 # a claim's sign-off steps as actions of the item's process (业务实体)
@@ -688,13 +688,11 @@ class ArchiveService:
         # ask the index, not every code
         known = set(self.db.execute(select(ArchiveItem.archival_code).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
-        numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == code.class_code,
-            ArchiveItem.volume_no == code.volume)).scalars())
+        numbers = volume_item_numbers(self.db, self.org_id, code.class_code, code.volume)
         return {
             "archival_code": str(code), "files": manifest, "file_count": len(manifest),
             "byte_count": sum(int(m["size"]) for m in manifest), "package_sha256": sha256_hex(bag),
-            "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": numbers + [code.item], "item_count": 1,
+            "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": [*numbers, code.item], "item_count": 1,
             **self._voucher_expectations(voucher), "package_key": key,
         }
 
@@ -818,9 +816,7 @@ class ArchiveService:
         others = set(self.db.execute(select(ArchiveItem.archival_code).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == item.archival_code,
             ArchiveItem.id != item.id)).scalars())
-        numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == item.class_code,
-            ArchiveItem.volume_no == item.volume_no)).scalars())
+        numbers = volume_item_numbers(self.db, self.org_id, item.class_code, item.volume_no)
         if item.voucher_id is not None:
             own = self._voucher_expectations(item.voucher, exclude_item=item.id)
             waivers = self.waivers_by_voucher([item.voucher_id]).get(item.voucher_id, ())

@@ -41,7 +41,7 @@ from invoice_archive.errors import Conflict, Invalid, StoreUnavailable
 from invoice_archive.models import ArchiveItem, Organisation
 from invoice_archive.services.audit import AuditLog
 from invoice_archive.services.scoping import ensure_not_destroyed, ensure_original_kept  # noqa: F401 (re-exported)
-from invoice_archive.services.sequences import next_value
+from invoice_archive.services.sequences import next_value, volume_item_numbers
 
 
 def archive_access() -> dict[str, Any]:
@@ -271,15 +271,13 @@ class Filing:
                   key: str) -> dict[str, Any]:
         known = set(self.db.execute(select(ArchiveItem.archival_code).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
-        numbers = sorted(self.db.execute(select(ArchiveItem.item_no).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.class_code == code.class_code,
-            ArchiveItem.volume_no == code.volume)).scalars())
+        numbers = volume_item_numbers(self.db, self.org_id, code.class_code, code.volume)
         taken = set(self.db.execute(select(ArchiveItem.document_number).where(
             ArchiveItem.org_id == self.org_id, ArchiveItem.record_key == draft.record_key,
             ArchiveItem.withdrawn_at.is_(None))).scalars())
         return {"archival_code": str(code), "files": manifest, "file_count": len(manifest),
                 "byte_count": sum(int(m["size"]) for m in manifest), "package_sha256": sha256_hex(bag),
-                "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": numbers + [code.item],
+                "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": [*numbers, code.item],
                 "item_count": 1, "document_number": draft.document_number, "known_document_numbers": taken,
                 "scope": {"fiscal_year": draft.fiscal_year, "period": draft.period}, "package_key": key}
 

@@ -155,3 +155,32 @@ def test_a_period_of_several_vouchers_on_s3_packages_each_voucher_its_own_origin
         number = svc.app.get(f"/api/v1/invoices/{invoice_id}", headers=svc.headers("王审计")).json["number"]
         assert [sha256_hex(o) for o in originals] == [sha256_hex(sent[number])]
     svc.engine.dispose()
+
+
+@pytest.mark.parametrize("registered, read", [
+    ([], []),
+    ([1, 2, 3], [1, 2, 3]),             # gap-free: told by count, min and max
+    ([3, 1, 2], [1, 2, 3]),
+    ([1, 2, 4], [1, 2, 4]),             # a gap: read one by one, so GD-2-6 can name it
+    ([2, 3], [2, 3]),                   # not from 0001
+])
+def test_a_volumes_item_numbers_are_what_is_registered(service, registered, read):
+    """GD-2-6 holds each new item against its volume's item numbers. They are read from
+    one aggregate row when gap-free, and one by one otherwise: the same numbers either way."""
+    from invoice_archive.db import session_factory
+    from invoice_archive.models import ArchiveItem, Organisation
+    from invoice_archive.services.sequences import volume_item_numbers
+
+    with session_factory(service.engine)() as db, db.begin():
+        org = db.query(Organisation).one()
+        for n in registered:
+            code = f"{org.fonds_code}-KJ·2024·D30-0007-{n:04d}"
+            db.add(ArchiveItem(org_id=org.id, category="ledger", record_kind="ledger", record_key=f"ledger:{n}",
+                               archival_code=code, fonds_code=org.fonds_code, class_code="KJ·2024·D30", volume_no=7,
+                               item_no=n, fiscal_year=2024, period=1, retention="D30", package_key=f"k/{n}",
+                               package_sha256="0" * 64, package_sm3="0" * 64, package_size=1, manifest=[],
+                               archived_by="test"))
+    with session_factory(service.engine)() as db:
+        org_id = db.query(Organisation.id).scalar()
+        assert list(volume_item_numbers(db, org_id, "KJ·2024·D30", 7)) == read
+        assert list(volume_item_numbers(db, org_id, "KJ·2024·D30", 8)) == []
