@@ -195,8 +195,29 @@ _INVISIBLE.update({c: "双向文本控制符" for c in (*range(0x202A, 0x202F), 
 FILE_NAME_FORBIDDEN = set('\\:*?"<>|')
 
 
+def _special_class(line_breaks: bool) -> re.Pattern[str]:
+    """One character class for everything :func:`special_characters` names, so that
+    a clean value (nearly all of them) is passed in C."""
+    ranges = ["\x00-\x08", "\x0b\x0c", "\x0e-\x1f", "\x7f-\x9f", "\ufffd", "\ue000-\uf8ff",
+              "\U000f0000-\U0010ffff", "\ufdd0-\ufdef"]
+    ranges += [re.escape(chr(plane * 0x10000 + low)) for plane in range(17) for low in (0xFFFE, 0xFFFF)]
+    ranges += [re.escape(chr(cp)) for cp in _INVISIBLE]
+    if line_breaks:
+        ranges.append("\t\n\r")
+    return re.compile("[" + "".join(ranges) + "]")
+
+
+_SPECIAL = {True: _special_class(True), False: _special_class(False)}
+
+
 def special_characters(value: str, *, single_line: bool = True) -> list[str]:
     """The special characters in ``value``, described (GD-1-6)."""
+    if _SPECIAL[single_line].search(value) is None:
+        return []
+    return _described(value, single_line)
+
+
+def _described(value: str, single_line: bool) -> list[str]:
     found = []
     for ch in value:
         cp = ord(ch)

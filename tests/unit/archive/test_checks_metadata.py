@@ -106,6 +106,18 @@ def test_special_characters_in_a_value(over, words):
     assert words in report.result("GD-1-6").detail
 
 
+@pytest.mark.parametrize("single_line", [True, False])
+def test_the_quick_pass_misses_no_special_character(single_line):
+    """A value the one-class search passes is one the character-by-character rules
+    pass too, and the other way round: every code point, in both kinds of field."""
+    from invoice_archive.archive.checks.schema import _SPECIAL, _described
+
+    quick = _SPECIAL[single_line]
+    disagree = [hex(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF
+                and (quick.search(chr(cp)) is None) != (not _described(chr(cp), single_line))]
+    assert disagree == []
+
+
 def test_line_breaks_are_allowed_where_a_value_may_span_lines():
     events = metadata()["events"] + [{"action": "archive.note", "at": "2024-07-31T11:00:00+00:00", "actor": "档案员",
                                       "description": "第一行\n第二行"}]
