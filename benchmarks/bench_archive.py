@@ -4,7 +4,7 @@ the count grows; then the fixity audit's throughput next to raw SHA-256 over the
 same bytes, in the same process.
 
     .venv/bin/python benchmarks/bench_archive.py [--vouchers 10000] [--database URL] [--store URL]
-        [--clamav DATABASE]
+        [--clamav DATABASE] [--jobs N]
 
 The database is built by the migrations (SQLite in a temporary folder by
 default; give an EMPTY PostgreSQL database with --database). Originals and
@@ -16,7 +16,9 @@ package with that signature database (e.g. a one-line EICAR .ndb: the official
 one loads in tens of seconds per clamscan process; use clamd in production);
 without it each voucher carries the archivist's waiver of GD-4-1/4-2. The
 fixity audit (SHA-256 and SM3 of every object) is compared with the hashing
-limit: SHA-256 + SM3 over the same bytes in memory.
+limit: SHA-256 + SM3 over the same bytes in memory. With --jobs N (PostgreSQL),
+N months are archived at once, each in its own process, as N archivists or
+workers would; peak RSS is then per process.
 """
 from __future__ import annotations
 
@@ -126,13 +128,38 @@ def populate(sessions, store, vouchers: int, year: int, *, waive: bool = True) -
     print(f"populated {vouchers} vouchers / {n} invoices in {time.perf_counter() - t0:.1f} s")
 
 
+def _archive_month(task: tuple[str, str | None, str, int, str | None]) -> tuple[int, float]:
+    """One month archived in a process of its own, as a second archivist or worker
+    would: its own engine, store client and scanner. (items, this process's peak RSS MiB)"""
+    url, store_url, tmp, period, clamav = task
+    store = _store(store_url, Path(tmp))
+    scanner = None
+    if clamav:
+        from invoice_archive.archive.virus import ClamAVScanner
+
+        scanner = ClamAVScanner(clamav)
+    sessions = session_factory(make_engine(url))
+    with sessions() as db, db.begin():
+        org_id = db.query(Organisation.id).scalar()
+        service = ArchiveService(db, store, AuditLog(db, org_id=org_id, actor="bench", role="archivist"),
+                                 org_id=org_id, actor="bench", scanner=scanner)
+        run = service.archive_period(2024, period)
+        assert not run.failed, run.failed[:1]
+    return len(run.archived), rss_mib()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vouchers", type=int, default=10_000)
     parser.add_argument("--database", help="SQLAlchemy URL of an EMPTY database (default: SQLite in a temp dir)")
     parser.add_argument("--store", help="archive store URL (default: a filesystem store in a temp dir)")
     parser.add_argument("--clamav", metavar="DATABASE", help="scan with clamscan and this signature database")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="archive this many months at once, each in its own process (PostgreSQL only: "
+                             "a month is a volume, and each volume's item numbers are taken under its own lock)")
     args = parser.parse_args()
+    if args.jobs > 1 and not (args.database or "").startswith("postgresql"):
+        parser.error("--jobs needs --database postgresql+psycopg://…: SQLite takes one writer at a time")
     year = 2024
     with tempfile.TemporaryDirectory(prefix="bench-archive-") as tmp:
         url = args.database or f"sqlite:///{tmp}/bench.sqlite"
@@ -149,10 +176,20 @@ def main() -> int:
             assert scanner.available()[0], scanner.available()[1]
         populate(sessions, store, args.vouchers, year, waive=scanner is None)
 
-        print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month")
+        print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month"
+              + (f", {args.jobs} months at once in {args.jobs} processes" if args.jobs > 1 else ""))
         print(f"{'months':>6} {'items':>7} {'items/s':>8} {'peak RSS MiB':>13}")
         done, t0 = 0, time.perf_counter()
-        for period in range(1, 13):
+        if args.jobs > 1:
+            import multiprocessing as mp
+
+            tasks = [(url, args.store, tmp, period, args.clamav) for period in range(1, 13)]
+            with mp.get_context("spawn").Pool(args.jobs) as pool:
+                for months, (count, peak) in enumerate(pool.imap_unordered(_archive_month, tasks), start=1):
+                    done += count
+                    elapsed = time.perf_counter() - t0
+                    print(f"{months:>6} {done:>7} {done / elapsed:>8.1f} {peak:>13.1f}", flush=True)
+        for period in range(1, 13) if args.jobs == 1 else ():
             with sessions() as db, db.begin():
                 org_id = db.query(Organisation.id).scalar()
                 service = ArchiveService(db, store, AuditLog(db, org_id=org_id, actor="bench", role="archivist"),
@@ -163,7 +200,8 @@ def main() -> int:
             elapsed = time.perf_counter() - t0
             print(f"{period:>6} {done:>7} {done / elapsed:>8.1f} {rss_mib():>13.1f}")
         print(f"archived {done} items in {time.perf_counter() - t0:.1f} s: {done / (time.perf_counter() - t0):.1f} items/s"
-              + (f"; {scanner.runs} clamscan runs for {done} packages checked twice each" if scanner else ""))
+              + (f"; {scanner.runs} clamscan runs for {done} packages checked twice each"
+                 if scanner and args.jobs == 1 else ""))
 
         with sessions() as db:
             expected = [tuple(r) for r in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,
