@@ -7,7 +7,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +32,7 @@ from invoice_archive.formats.normalize import invoice_number_keys
 from invoice_archive.ports import IArchiveStore
 from invoice_archive.models import (
     ArchiveCheckWaiver, ArchiveItem, AuditEvent, Claim, ClaimInvoice, ClaimStatus, Invoice, InvoiceStatus,
-    InvoiceVoucherLink, OutboxMessage, OutboxStatus, Organisation, Voucher,
+    InvoiceVoucherLink, OutboxMessage, OutboxStatus, Organisation, TaxCheck, Voucher,
 )
 from invoice_archive.posting import TOPIC_POST, TOPIC_REVERSE
 from invoice_archive.posting.drafting import business_date
@@ -253,6 +253,7 @@ class ArchiveService:
         self.class_scheme = class_scheme
         self.scanner = scanner
         self._read_original: Any = None   # set while a run reads originals ahead
+        self._history: _RunHistory | None = None   # set while a run archives a period
         self.store = store
         self.audit = audit
         self.org_id = org_id
@@ -421,10 +422,13 @@ class ArchiveService:
         ahead = OriginalsAhead(self.store, [inv.storage_key for v in pending if v.id not in done
                                             for inv in self._originals(v)])
         self._read_original = ahead.get
+        self._history = _RunHistory.load(self.db, self.org_id, [v for v in pending if v.id not in done],
+                                         self._originals)
         try:
             self._archive_each(org, vouchers, done, waivers, run)
         finally:
             self._read_original = None
+            self._history = None
             ahead.close()
         new = {i.voucher_id for i in run.archived}
         run.already = sorted(code for vid, code in done.items() if vid not in new)
@@ -683,18 +687,24 @@ class ArchiveService:
         return f"packages/{org.fonds_code}/{fiscal_year}/{code}.zip"
 
     def _expected(self, code: ArchivalCode, manifest: list[dict], bag: bytes, voucher: Voucher,
-                  key: str) -> dict[str, Any]:
-        # GD-1-8 asks whether this code, and this voucher number, are already taken:
-        # ask the index, not every code
-        known = set(self.db.execute(select(ArchiveItem.archival_code).where(
-            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
-        numbers = volume_item_numbers(self.db, self.org_id, code.class_code, code.volume)
+                  key: str, registered: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """What the checks hold a package of ``voucher`` against. ``registered`` (from
+        :meth:`_registered`) when the same item's package is checked more than once."""
         return {
             "archival_code": str(code), "files": manifest, "file_count": len(manifest),
             "byte_count": sum(int(m["size"]) for m in manifest), "package_sha256": sha256_hex(bag),
-            "package_sm3": sm3_hex(bag), "known_codes": known, "sequence": [*numbers, code.item], "item_count": 1,
-            **self._voucher_expectations(voucher), "package_key": key,
+            "package_sm3": sm3_hex(bag), "item_count": 1, "package_key": key,
+            **(registered if registered is not None else self._registered(code, voucher)),
         }
+
+    def _registered(self, code: ArchivalCode, voucher: Voucher) -> dict[str, Any]:
+        """What the archive already holds that an item of ``voucher`` under ``code`` is
+        held against: GD-1-8 asks whether this code, and this voucher number, are
+        already taken (ask the index, not every code), GD-2-6 the volume's numbers."""
+        known = set(self.db.execute(select(ArchiveItem.archival_code).where(
+            ArchiveItem.org_id == self.org_id, ArchiveItem.archival_code == str(code))).scalars())
+        numbers = volume_item_numbers(self.db, self.org_id, code.class_code, code.volume)
+        return {"known_codes": known, "sequence": [*numbers, code.item], **self._voucher_expectations(voucher)}
 
     def _voucher_expectations(self, voucher: Voucher, *, exclude_item: int | None = None) -> dict[str, Any]:
         """What an item of ``voucher`` is held against besides its package: its voucher
@@ -752,10 +762,11 @@ class ArchiveService:
         # the four-property check of the package as assembled; its result goes into the
         # item's metadata (DA/T 94 7.5, E.1.4c), and the package that carries it is checked
         # again before it is registered (docs/metadata.md)
+        registered = self._registered(code, voucher)   # nothing is registered between the two checks
         for final in (False, True):
             bag, manifest = sealed(metadata)
             manifest_dicts = [m.as_dict() for m in manifest]
-            report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key),
+            report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key, registered),
                                    scanner=self.scanner, waivers=waivers)
             if not report.registrable:
                 raise FourPropertyFailure(voucher, report)
@@ -930,15 +941,11 @@ class ArchiveService:
         else:
             derived.append({"action": "voucher.posted", "at": voucher.reported_at.isoformat(),
                             "actor": voucher.reported_by, "description": f"入账 {voucher.display_number}"})
-        voucher_ids = [str(voucher.id)] + ([str(voucher.reverses_id)] if voucher.red_flag else [])
-        # one look-up per kind of object on ix_audit_events_object (object ids such as
-        # claim numbers repeat across organisations: the organisation is checked after)
-        logged = sorted((e for kind, ids in (("claim", [claim.number]), ("voucher", voucher_ids),
-                                             ("invoice", [str(i.id) for i in invoices])) if ids
-                         for e in self.db.execute(select(AuditEvent).where(
-                             AuditEvent.object_type == kind, AuditEvent.object_id.in_(ids),
-                             AuditEvent.action.not_in(DERIVED_ACTIONS))).scalars()
-                         if e.org_id == self.org_id), key=lambda e: e.id)
+        objects = _history_objects(voucher, claim, invoices)
+        if self._history is not None:   # read for the whole run at its start
+            logged = sorted((e for key in objects for e in self._history.events.get(key, ())), key=lambda e: e.id)
+        else:
+            logged = sorted(logged_events(self.db, self.org_id, objects), key=lambda e: e.id)
         events = derived + [{"action": e.action, "at": e.at.isoformat(), "actor": e.actor} for e in logged
                             if not (e.object_type == "voucher" and e.object_id != str(voucher.id)
                                     and e.action != "voucher.reversal_requested")]
@@ -983,7 +990,10 @@ class ArchiveService:
         from invoice_archive.services.compliance import latest_tax_check
 
         label = inv.number or inv.business_key
-        row = latest_tax_check(self.db, inv.id)
+        if self._history is not None and inv.id in self._history.tax_checks:
+            row = self._history.tax_checks[inv.id]
+        else:
+            row = latest_tax_check(self.db, inv.id)
         if row is None:
             return {"object": label, "status": "not_checked", "checked_at": "", "source": "", "discrepancies": ""}
         return {"object": label, "status": inv.tax_status or row.status, "checked_at": row.checked_at.isoformat(),
@@ -1020,3 +1030,57 @@ class ArchiveService:
             "signoffs": [{"step": s.step, "actor": s.actor, "role": s.role, "at": s.at.isoformat(),
                           "comment": s.comment} for s in c.signoffs],
         }
+
+
+def _history_objects(voucher: Voucher, claim: Claim, invoices: Iterable[Invoice]) -> list[tuple[str, str]]:
+    """The audit log's (object type, object id) of what an item's process metadata tells
+    of: the claim, the voucher (and, for a red voucher, the voucher it reverses) and
+    the invoices."""
+    return ([("claim", claim.number), ("voucher", str(voucher.id))]
+            + ([("voucher", str(voucher.reverses_id))] if voucher.red_flag else [])
+            + [("invoice", str(i.id)) for i in invoices])
+
+
+def logged_events(db: Session, org_id: int, objects: Iterable[tuple[str, str]]) -> list[AuditEvent]:
+    """The organisation's audit events of these objects, but those the records
+    themselves give (DERIVED_ACTIONS): one look-up per kind of object and at most
+    1,000 ids, on ix_audit_events_object (object ids such as claim numbers repeat
+    across organisations: the organisation is checked after)."""
+    by_kind: dict[str, list[str]] = {}
+    for kind, object_id in objects:
+        by_kind.setdefault(kind, []).append(object_id)
+    out = []
+    for kind, ids in by_kind.items():
+        for start in range(0, len(ids), 1000):
+            out += [e for e in db.execute(select(AuditEvent).where(
+                AuditEvent.object_type == kind, AuditEvent.object_id.in_(ids[start:start + 1000]),
+                AuditEvent.action.not_in(DERIVED_ACTIONS))).scalars() if e.org_id == org_id]
+    return out
+
+
+@dataclass
+class _RunHistory:
+    """What the items of one archive run tell of their process, read once when the
+    run starts instead of three look-ups per voucher: the audit events of their
+    claims, vouchers and invoices, and each invoice's latest 查验. The metadata of
+    a run's items tells their process as it stood when the run began."""
+
+    events: dict[tuple[str, str], list[AuditEvent]]
+    tax_checks: dict[int, TaxCheck | None]
+
+    @classmethod
+    def load(cls, db: Session, org_id: int, vouchers: list[Voucher],
+             originals: Callable[[Voucher], list[Invoice]]) -> _RunHistory:
+        objects = [key for v in vouchers for key in _history_objects(v, v.claim, originals(v))]
+        events: dict[tuple[str, str], list[AuditEvent]] = {}
+        for e in logged_events(db, org_id, dict.fromkeys(objects)):
+            events.setdefault((e.object_type, e.object_id), []).append(e)
+        invoice_ids = sorted({int(object_id) for kind, object_id in objects if kind == "invoice"})
+        tax_checks: dict[int, TaxCheck | None] = dict.fromkeys(invoice_ids)
+        for start in range(0, len(invoice_ids), 1000):
+            latest = (select(TaxCheck).where(TaxCheck.invoice_id.in_(invoice_ids[start:start + 1000]))
+                      .order_by(TaxCheck.invoice_id, TaxCheck.checked_at.desc(), TaxCheck.id.desc()))
+            for row in db.execute(latest).scalars():
+                if tax_checks[row.invoice_id] is None:
+                    tax_checks[row.invoice_id] = row
+        return cls(events, tax_checks)

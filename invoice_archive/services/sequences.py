@@ -12,21 +12,22 @@ from invoice_archive.models import ArchiveItem, Sequence
 
 
 def next_value(db: Session, org_id: int, name: str) -> int:
-    """Take the next number of a counter. Concurrent transactions queue on the
-    counter's row lock, and a rolled back transaction gives its number back."""
+    """Take the next number of a counter: one UPDATE … RETURNING, which takes the
+    counter's row lock until the transaction ends. Concurrent transactions queue
+    on it (PostgreSQL then re-reads the committed row), and a rolled back
+    transaction gives its number back."""
+    take = (update(Sequence).where(Sequence.org_id == org_id, Sequence.name == name)
+            .values(value=Sequence.value + 1).returning(Sequence.value)
+            .execution_options(synchronize_session=False))
     for _ in range(2):
-        row = db.execute(
-            select(Sequence).where(Sequence.org_id == org_id, Sequence.name == name).with_for_update()
-        ).scalar_one_or_none()
-        if row is not None:
-            db.execute(update(Sequence).where(Sequence.id == row.id).values(value=Sequence.value + 1))
-            db.refresh(row)
-            return row.value
+        value = db.execute(take).scalar_one_or_none()
+        if value is not None:
+            return value
         try:
             with db.begin_nested():
                 db.add(Sequence(org_id=org_id, name=name, value=0))
         except IntegrityError:
-            pass  # created concurrently: lock it on the next pass
+            pass  # created concurrently: take it on the next pass
     raise RuntimeError(f"counter {name} could not be taken")
 
 

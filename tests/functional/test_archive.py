@@ -90,6 +90,44 @@ def test_only_archivists_archive(service, who):
                           headers=service.headers(who), status=403)
 
 
+def test_the_metadata_tells_each_items_process_and_latest_tax_check(service):
+    """A run reads the process of all its items at its start (audit events of the
+    claims, vouchers and invoices; each invoice's latest 查验): each item's metadata
+    still tells its own, and the latest answer, not an earlier one."""
+    import datetime as dt
+    import xml.etree.ElementTree as ET
+
+    from invoice_archive.db import session_factory
+    from invoice_archive.models import Invoice, TaxCheck
+
+    items = {}
+    for n in ("921", "922"):
+        inv = post_invoice(service, synthetic_xml(f"24992000000000000{n}"), f"{n}.xml").json
+        claim = approve_claim(service, create_claim(service, [inv["id"]]).json["id"])
+        post_voucher(service, voucher_report(claim, number=f"0{n}"))
+        items[n] = inv["id"]
+    day = dt.datetime(2024, 6, 1, tzinfo=dt.timezone.utc)
+    with session_factory(service.engine)() as db, db.begin():
+        for n, invoice_id in items.items():
+            org_id = db.get(Invoice, invoice_id).org_id
+            for hours, status in ((1, "mismatch"), (3, "normal"), (2, "mismatch")):
+                db.add(TaxCheck(org_id=org_id, invoice_id=invoice_id, checked_at=day + dt.timedelta(hours=hours),
+                                source=f"test-{n}", status=status, discrepancies=[], result={}, requested_by="test"))
+    run = archive_period(service).json
+    archived = run["archived"]
+    assert len(archived) == 2, run
+    for item in archived:
+        package = service.app.get(f"/api/v1/archive/items/{item['id']}/package", headers=service.headers("王审计")).body
+        with zipfile.ZipFile(io.BytesIO(package)) as zf:
+            [name] = [n for n in zf.namelist() if n.endswith("-metadata.xml")]
+            meta = ET.fromstring(zf.read(name))
+        [check] = meta.iter("查验")
+        assert check.get("来源") == f"test-{check.get('对象')[-3:]}"   # its own invoice's answer
+        assert check.get("状态") == "normal" and check.get("查验时间").startswith("2024-06-01T03:00")
+        actions = [e.get("行为") for e in meta.iter("业务行为")]
+        assert actions.count("invoice.received") == 1 and "voucher.posted" in actions
+
+
 def test_the_package_carries_the_posting_information_and_the_complete_metadata(service):
     """Each original's 入账信息结构化数据文件 (XBRL) is in the package and reads back with the
     project's own XBRL reader; the DA/T 94 metadata carries 机构或问题, 编制/审核日期, 权限管理,
