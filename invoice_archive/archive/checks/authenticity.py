@@ -28,7 +28,10 @@ from .context import (
     sniff,
 )
 from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, PASS, Outcome, check, outcome
-from .schema import FIELDS, FILE_NAME_FORBIDDEN, Field, range_problem, special_characters, type_problem, values
+from .schema import (
+    FIELDS, FILE_NAME_FORBIDDEN, Field, may_hold_special_characters, range_problem, special_characters, type_problem,
+    values,
+)
 
 PROPERTY = AUTHENTICITY
 
@@ -203,6 +206,8 @@ def gd_1_6_special_characters(pkg: Package) -> Outcome:
     multi_line = {f.path for f in FIELDS if not f.single_line}
     problems: list[str] = []
     count = 0
+    everything = [v for el in pkg.metadata.iter() for v in ((el.text or "").strip(), *el.attrib.values())]
+    clean = not may_hold_special_characters(" ".join(everything))   # then no value needs its path named
 
     def judge(path: str, value: str) -> None:
         nonlocal count
@@ -219,7 +224,10 @@ def gd_1_6_special_characters(pkg: Package) -> Outcome:
             name = xmlsafe.local(child.tag)
             walk(child, f"{path}/{name}" if path else name)
 
-    walk(pkg.metadata, "")
+    if clean:
+        count = len(everything)
+    else:
+        walk(pkg.metadata, "")
     names = [("档号", metadata_code(pkg) or "")] + [
         (f"计算机文件名 {f.get('计算机文件名', '')}", f.get("计算机文件名", "").rpartition("/")[2])
         for f in metadata_files(pkg)]

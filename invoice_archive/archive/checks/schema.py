@@ -210,6 +210,13 @@ def _special_class(line_breaks: bool) -> re.Pattern[str]:
 _SPECIAL = {True: _special_class(True), False: _special_class(False)}
 
 
+def may_hold_special_characters(value: str) -> bool:
+    """False when ``value`` holds none of the characters :func:`special_characters`
+    names even in a single-line field (the stricter rule), so it passes in any field.
+    Joined values can be asked at once: no two characters make a special one."""
+    return _SPECIAL[True].search(value) is not None
+
+
 def special_characters(value: str, *, single_line: bool = True) -> list[str]:
     """The special characters in ``value``, described (GD-1-6)."""
     if _SPECIAL[single_line].search(value) is None:
