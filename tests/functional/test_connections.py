@@ -44,3 +44,34 @@ def test_a_busy_connection_is_not_pinged(db_url):
         assert pings == []
     finally:
         engine.dispose()
+
+
+def test_each_request_session_commits_or_aborts_with_its_own_request(db_url):
+    """zope.sqlalchemy's listeners sit on the RequestSession class once; each session
+    follows the transaction manager it was made with, and a plain session none."""
+    import transaction
+    from sqlalchemy import insert, select
+
+    from invoice_archive.models import Organisation
+
+    engine = dbmod.make_engine(db_url)
+    try:
+        factory = dbmod.request_session_factory(engine)
+        kept, dropped = transaction.TransactionManager(explicit=True), transaction.TransactionManager(explicit=True)
+        for tm, code, end in ((kept, "K001", kept.commit), (dropped, "D001", dropped.abort)):
+            tm.begin()
+            session = dbmod.tm_session(factory, tm)
+            session.add(Organisation(name=f"会话 {code}", tax_id=f"91110000SESSN{code}", fonds_code=code))
+            dbmod.execute_dml(session, insert(Organisation).values(   # a Core write marks it changed too
+                name=f"会话 {code}C", tax_id=f"91110000SESSC{code}", fonds_code=f"{code}C"))
+            end()
+        with dbmod.session_factory(engine)() as plain, plain.begin():   # not joined to any manager
+            codes = set(plain.execute(select(Organisation.fonds_code)).scalars())
+            plain.add(Organisation(name="普通会话", tax_id="91110000PLAIN0001", fonds_code="P001"))
+        assert {"K001", "K001C"} <= codes and not codes & {"D001", "D001C"}
+        with dbmod.session_factory(engine)() as plain:
+            assert plain.execute(select(Organisation.id).where(Organisation.fonds_code == "P001")).scalar_one()
+        with pytest.raises(TypeError):
+            dbmod.tm_session(dbmod.session_factory(engine), kept)
+    finally:
+        engine.dispose()
