@@ -77,7 +77,7 @@ bench-verify: install
 	$(BIN)/python benchmarks/bench_verify.py
 
 bench-archive: install
-	$(BIN)/python benchmarks/bench_archive.py
+	$(BIN)/python benchmarks/bench_archive.py $(BENCH_ARGS)
 
 bench-search: install
 	$(BIN)/python benchmarks/bench_search.py $(BENCH_ARGS)
