@@ -82,12 +82,12 @@ def test_the_readme_walkthrough_works_as_written(project_folder: Path, db_url: s
     out = run.stdout
     assert run.returncode == 0, f"exit {run.returncode}\n--- stdout\n{out}\n--- stderr\n{run.stderr}"
     # 1. intake, then the same invoice refused
-    assert '"number": "24992000000000000001"' in out
-    assert '"code": "duplicate_invoice"' in out
+    assert '"number":"24992000000000000001"' in out
+    assert '"code":"duplicate_invoice"' in out
     # 4. archived with its 档号
-    assert '"archival_code": "Z001-PZ·2024·D30-0007-0001"' in out
+    assert '"archival_code":"Z001-PZ·2024·D30-0007-0001"' in out
     # 5. found by the number written in groups of four
-    assert re.search(r'"display_number": "记-0001".*"total": 1', out, re.S)
+    assert re.search(r'"display_number":"记-0001".*"total":1', out, re.S)
     # 6. the audit bundle (审计包) passes verify-bundle with the published key
     assert "审计包 Z001-PZ·2024·D30-0007-0001: 通过" in out
     assert (project_folder / "bundle-key.pem").read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----")
