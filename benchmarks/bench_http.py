@@ -1,7 +1,7 @@
 """Intake over HTTP, served the way production runs it, against the in-process floor.
 
 Run: .venv/bin/python benchmarks/bench_http.py [--invoices 1200] [--clients 16]
-        [--processes 1,2,4] [--threads 2] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
+        [--processes 1,2,4] [--rounds 3] [--threads 2] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
 For each number of service processes it makes a fresh PostgreSQL database
 (migrated by the console script), starts ``invoice-archive -c production.ini
@@ -13,7 +13,9 @@ and p99 latency, the error count and the rows stored. Beside them it prints the
 in-process floor: ``read_invoice`` plus ``verify`` over the same files in one
 process, as ``invoice-archive inspect`` and ``verify`` do. The ratio is the
 service's throughput over that floor. The clients run on the same machine and
-take CPU from the service. That is stated, not hidden.
+take CPU from the service. That is stated, not hidden. Each process count runs
+``--rounds`` times, the counts interleaved, and the medians close the report:
+on a shared machine one round can be a third slower than the next.
 
 Targets (2 cores): >= 300 invoices/s with 16 clients, p99 < 200 ms, zero errors,
 throughput growing with processes.
@@ -225,6 +227,8 @@ def main() -> int:
     p.add_argument("--clients", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--processes", default="1,2,4")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of every process count, interleaved; the medians are printed after")
     p.add_argument("--pg", default=os.environ.get("BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-http-"))
@@ -238,11 +242,23 @@ def main() -> int:
         print(f"floor   in-process read + verify: {base:,.0f} invoices/s on one core")
         print(f"{'processes':>9} {'inv/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'errors':>7} "
               f"{'rows':>6} {'vs floor':>9}   CPU ms per invoice")
-        for n in [int(x) for x in args.processes.split(",")]:
-            r = round_(n, paths, args.clients, args.threads, args.pg, tmp)
-            print(f"{r['processes']:>9} {r['rate']:>8.0f} {r['p50']:>8.0f} {r['p95']:>8.0f} {r['p99']:>8.0f} "
-                  f"{r['errors']:>7} {r['rows']:>6} {r['rate'] / base:>8.1%}   "
-                  + " ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms"].items()), flush=True)
+        counts = [int(x) for x in args.processes.split(",")]
+        results: dict[int, list[dict]] = {n: [] for n in counts}
+        for _ in range(args.rounds):          # the process counts interleaved, so that a slow spell hits all
+            for n in counts:
+                r = round_(n, paths, args.clients, args.threads, args.pg, tmp)
+                results[n].append(r)
+                print(f"{r['processes']:>9} {r['rate']:>8.0f} {r['p50']:>8.0f} {r['p95']:>8.0f} {r['p99']:>8.0f} "
+                      f"{r['errors']:>7} {r['rows']:>6} {r['rate'] / base:>8.1%}   "
+                      + " ".join(f"{k} {v:.1f}" for k, v in r["cpu_ms"].items()), flush=True)
+        if args.rounds > 1:
+            print(f"medians of {args.rounds} rounds (range):")
+            for n in counts:
+                rates, p99s = [r["rate"] for r in results[n]], [r["p99"] for r in results[n]]
+                service = statistics.median(r["cpu_ms"]["service"] for r in results[n])
+                print(f"{n:>9} {statistics.median(rates):>8.0f} inv/s ({min(rates):.0f}–{max(rates):.0f}), "
+                      f"p99 {statistics.median(p99s):.0f} ms ({min(p99s):.0f}–{max(p99s):.0f}), "
+                      f"errors {sum(r['errors'] for r in results[n])}, service CPU {service:.1f} ms per invoice")
         print("targets: >= 300 invoices/s with 16 clients, p99 < 200 ms, zero errors, growing with processes")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
