@@ -128,10 +128,10 @@ def populate(sessions, store, vouchers: int, year: int, *, waive: bool = True) -
     print(f"populated {vouchers} vouchers / {n} invoices in {time.perf_counter() - t0:.1f} s")
 
 
-def _archive_month(task: tuple[str, str | None, str, int, str | None]) -> tuple[int, float]:
+def _archive_month(task: tuple[str, str | None, str, int, int, str | None]) -> tuple[int, float]:
     """One month archived in a process of its own, as a second archivist or worker
     would: its own engine, store client and scanner. (items, this process's peak RSS MiB)"""
-    url, store_url, tmp, period, clamav = task
+    url, store_url, tmp, year, period, clamav = task
     store = _store(store_url, Path(tmp))
     scanner = None
     if clamav:
@@ -143,7 +143,7 @@ def _archive_month(task: tuple[str, str | None, str, int, str | None]) -> tuple[
         org_id = db.query(Organisation.id).scalar()
         service = ArchiveService(db, store, AuditLog(db, org_id=org_id, actor="bench", role="archivist"),
                                  org_id=org_id, actor="bench", scanner=scanner)
-        run = service.archive_period(2024, period)
+        run = service.archive_period(year, period)
         assert not run.failed, run.failed[:1]
     return len(run.archived), rss_mib()
 
@@ -183,7 +183,7 @@ def main() -> int:
         if args.jobs > 1:
             import multiprocessing as mp
 
-            tasks = [(url, args.store, tmp, period, args.clamav) for period in range(1, 13)]
+            tasks = [(url, args.store, tmp, year, period, args.clamav) for period in range(1, 13)]
             with mp.get_context("spawn").Pool(args.jobs) as pool:
                 for months, (count, peak) in enumerate(pool.imap_unordered(_archive_month, tasks), start=1):
                     done += count
