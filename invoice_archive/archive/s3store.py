@@ -12,24 +12,32 @@ Credentials: settings ``archive.s3.access_key_id`` / ``archive.s3.secret_access_
 into :class:`invoice_archive.settings.S3Settings`), otherwise boto3's own chain
 (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, profiles, instance roles).
 
-**Never overwrites.** ``put`` first asks whether the key exists (HEAD): if it does,
-the stored bytes are compared (same bytes: a no-op returning False; different:
-:class:`ObjectExists`). Otherwise it writes with a conditional PUT
-(``If-None-Match: *``), which the server refuses with 412 when another writer got
-there first; the stored object is then compared as above. Servers that answer the
-condition with 501/NotImplemented are remembered as not supporting it (mode
-``auto``) and get a plain PUT followed by a read-back that verifies the stored
-bytes are ours.
+**Never overwrites.** ``put`` writes with a conditional PUT
+(``If-None-Match: *``), which the server refuses with 412 when the key exists
+(written earlier, or by another writer a moment ago): the stored bytes are then
+compared (same bytes: a no-op returning False; different: :class:`ObjectExists`).
+
+In mode ``auto`` the store does not take the condition on trust: a server that
+*ignores* ``If-None-Match`` would let a plain PUT replace an archived object.
+Until the server has shown that it honours the condition, every ``put`` first
+asks whether the key exists (HEAD), and the first object written is then sent a
+second time, byte for byte the same, with the condition: a 412 shows the server
+honours it, and from then on ``put`` sends no HEAD (one request per object
+instead of two). A server that accepts the second PUT ignores the condition (it
+rewrote identical bytes, so nothing changed); it is remembered as not
+supporting it, like one that answers 501/NotImplemented, and gets HEAD, a plain
+PUT and a read-back that verifies the stored bytes are ours. ``conditional=true``
+skips the proof (the operator vouches for the server); ``conditional=false``
+never sends the condition.
 
 The race, stated plainly: without conditional writes (``conditional=false`` or a
 server that lacks them), two writers that both see "absent" between HEAD and PUT
 both write, and the last one wins. The read-back makes the loser notice (it
 raises ObjectExists), but the winner's object may have replaced the loser's for a
-moment; a server that *ignores* ``If-None-Match`` instead of refusing it looks
-like one that honours it. Where that matters, enable bucket versioning and S3
-Object Lock (WORM) on the bucket: then nothing is ever lost, whatever the client
-does. Keys are unique per archive item here, so concurrent writers of one key are
-in practice the same item retried, i.e. the same bytes.
+moment. Where that matters, enable bucket versioning and S3 Object Lock (WORM) on
+the bucket: then nothing is ever lost, whatever the client does. Keys are unique
+per archive item here, so concurrent writers of one key are in practice the same
+item retried, i.e. the same bytes.
 
 A retried PUT whose first attempt did land sees 412 and then its own bytes, so it
 returns False ("already there") rather than True: the object is then not removed
@@ -93,6 +101,9 @@ class S3Store:
         self.region = region or "us-east-1"
         self.conditional = conditional
         self._conditional_supported = conditional != "false"
+        # whether the server has refused a conditional PUT of an existing key (412), so
+        # that puts need no HEAD first; "true" is the operator's word for it
+        self._conditional_proven = conditional == "true"
         query = {"endpoint": endpoint_url, "region": self.region if region else None}
         query_text = urlencode({k: v for k, v in query.items() if v}, safe=":/")
         self.url = f"s3://{bucket}/{quote(self.prefix.rstrip('/'))}" + (f"?{query_text}" if query_text else "")
@@ -166,32 +177,59 @@ class S3Store:
 
     # -- IArchiveStore ----------------------------------------------------------------
     def put(self, key: str, data: bytes) -> bool:
-        from botocore.exceptions import ClientError
-
         full = self._key(key)
-        if self.exists(key):
+        proven = self._conditional_supported and self._conditional_proven
+        if not proven and self.exists(key):
             return self._same_or_raise(key, data)
         sha256 = hashlib.sha256(data).hexdigest()
         kw: dict[str, Any] = {"Bucket": self.bucket, "Key": full, "Body": data, "Metadata": {"sha256": sha256}}
         conditional = self._conditional_supported
         if conditional:
             kw["IfNoneMatch"] = "*"
+        refused = self._put_object(key, kw)
+        if refused == "unsupported":
+            return self.put(key, data)
+        if refused:
+            return self._same_or_raise(key, data)
+        if not conditional:
+            # head-then-put: read back and make sure the stored object is ours
+            self._same_or_raise(key, data)
+        elif not proven:
+            self._prove_conditional(key, kw)
+        return True
+
+    def _put_object(self, key: str, kw: dict[str, Any]) -> bool | str:
+        """PUT; True when the condition refused it (the key exists), "unsupported" when
+        the server does not do conditional writes (mode auto: remembered), else False."""
+        from botocore.exceptions import ClientError
+
         try:
             self._call("写入", key, self.client.put_object, **kw)
         except ClientError as exc:
             code, status = _error_code(exc)
             if status == 412 or code == "PreconditionFailed":
-                return self._same_or_raise(key, data)
+                return True
             if status == 409 or code == "ConditionalRequestConflict":   # a concurrent conditional write
-                return self._same_or_raise(key, data)
-            if conditional and self.conditional == "auto" and (status == 501 or code == "NotImplemented"):
+                return True
+            if "IfNoneMatch" in kw and self.conditional == "auto" and (status == 501 or code == "NotImplemented"):
                 self._conditional_supported = False
-                return self.put(key, data)
+                return "unsupported"
             raise self._fail("写入", key, exc) from exc
-        if not conditional:
-            # head-then-put: read back and make sure the stored object is ours
-            self._same_or_raise(key, data)
-        return True
+        return False
+
+    def _prove_conditional(self, key: str, kw: dict[str, Any]) -> None:
+        """Send the object just written again, the same bytes under the same condition:
+        a server that honours ``If-None-Match`` refuses it (412), and later puts need
+        no HEAD; one that accepts it ignores the condition (and rewrote identical
+        bytes), so it is treated as a server without conditional writes."""
+        try:
+            refused = self._put_object(key, kw)
+        except StoreError:
+            return                      # not proven this time: the next put asks again
+        if refused is True:
+            self._conditional_proven = True
+        elif refused is False:
+            self._conditional_supported = False
 
     def get(self, key: str) -> bytes:
         with self.open_stream(key) as body:

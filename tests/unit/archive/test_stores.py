@@ -68,6 +68,69 @@ def test_falls_back_when_the_server_lacks_conditional_put(seaweed, s3_bucket, s3
         strict.put("a", b"1")
 
 
+class _CountingClient:
+    """A real client that counts the requests made through it; with ``ignore_condition``
+    it stands for a server that ignores If-None-Match (it never sees the header)."""
+
+    def __init__(self, client, *, ignore_condition=False):
+        self._client = client
+        self.ignore_condition = ignore_condition
+        self.calls: list[str] = []
+
+    def put_object(self, **kw):
+        self.calls.append("put")
+        if self.ignore_condition:
+            kw.pop("IfNoneMatch", None)
+        return self._client.put_object(**kw)
+
+    def head_object(self, **kw):
+        self.calls.append("head")
+        return self._client.head_object(**kw)
+
+    def get_object(self, **kw):
+        self.calls.append("get")
+        return self._client.get_object(**kw)
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+
+def test_puts_need_no_head_once_the_server_has_refused_a_conditional_put(seaweed, s3_bucket, s3_prefix):
+    client = _CountingClient(seaweed.client())
+    store = S3Store(s3_bucket, f"{s3_prefix}/proof", client=client)
+    assert store.put("a", b"1") is True
+    # HEAD (absent), PUT, then the same PUT again, which the server refuses with 412
+    assert client.calls == ["head", "put", "put"]
+    client.calls.clear()
+    assert store.put("b", b"2") is True
+    assert client.calls == ["put"]                   # one request per object from now on
+    client.calls.clear()
+    with pytest.raises(ObjectExists):
+        store.put("a", b"other")
+    assert client.calls == ["put", "get"]            # refused (412), then compared
+    assert store.get("a") == b"1"
+    assert store.put("a", b"1") is False
+    vouched = S3Store(s3_bucket, f"{s3_prefix}/proof", client=client, conditional="true")
+    client.calls.clear()
+    assert vouched.put("c", b"3") is True and client.calls == ["put"]
+
+
+def test_a_server_that_ignores_the_condition_is_found_out(seaweed, s3_bucket, s3_prefix):
+    client = _CountingClient(seaweed.client(), ignore_condition=True)
+    store = S3Store(s3_bucket, f"{s3_prefix}/ignoring", client=client)
+    assert store.put("a", b"1") is True
+    assert client.calls == ["head", "put", "put"]   # the second PUT was accepted: found out
+    assert store.get("a") == b"1"                   # it rewrote the same bytes
+    client.calls.clear()
+    with pytest.raises(ObjectExists):
+        store.put("a", b"other")
+    assert "put" not in client.calls                # HEAD found it: never sent over it
+    assert store.get("a") == b"1"
+    client.calls.clear()
+    assert store.put("b", b"2") is True
+    assert client.calls == ["head", "put", "get"]   # head, plain PUT, read-back
+
+
 def test_prefixes_are_separate(seaweed, s3_bucket, s3_prefix):
     a = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-a"), s3(seaweed.settings()))
     b = store_from_url(seaweed.url(s3_bucket, f"{s3_prefix}/org-b/deeper"), s3(seaweed.settings()))
