@@ -9,14 +9,31 @@ import hashlib
 from typing import Any, Callable
 
 
-def _pick_sm3() -> Callable[[bytes], bytes]:
+def _sm3_prototype() -> Any:
     try:
-        hashlib.new("sm3", b"abc")
+        return hashlib.new("sm3")
     except ValueError:   # OpenSSL built without SM3
+        return None
+
+
+# hashlib.new("sm3", ...) looks the algorithm up by name in OpenSSL on every call, which
+# costs more than hashing a few KiB; copying a fresh context does not (hashlib's copy()
+# takes the object's lock, so threads may share it)
+_SM3 = _sm3_prototype()
+
+
+def _pick_sm3() -> Callable[[bytes], bytes]:
+    if _SM3 is None:
         import gmssl_pyx
 
         return lambda data: bytes(gmssl_pyx.sm3_hash(data))
-    return lambda data: hashlib.new("sm3", data).digest()
+
+    def sm3(data: bytes) -> bytes:
+        h = _SM3.copy()
+        h.update(data)
+        return h.digest()
+
+    return sm3
 
 
 #: SM3 of bytes, as 32 raw bytes
@@ -47,7 +64,4 @@ class _WholeSM3:
 
 def sm3_hasher() -> Any:
     """An incremental SM3 (``update``, ``hexdigest``), as hashlib's objects are."""
-    try:
-        return hashlib.new("sm3")
-    except ValueError:   # OpenSSL built without SM3
-        return _WholeSM3()
+    return _WholeSM3() if _SM3 is None else _SM3.copy()

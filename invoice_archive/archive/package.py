@@ -10,7 +10,7 @@ import datetime as dt
 import io
 import zipfile
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, MutableMapping
 
 from invoice_archive.digests import sha256_hex, sm3_hex
 
@@ -47,25 +47,36 @@ def _encode_path(path: str) -> str:
     return path.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def _manifest(entries: Iterable[tuple[str, bytes]], algorithm: str) -> bytes:
-    fn = ALGORITHMS[algorithm]
-    lines = [f"{fn(data)}  {_encode_path(path)}\n" for path, data in entries]
-    return "".join(lines).encode("utf-8")
+def _manifest(entries: Iterable[tuple[str, str]]) -> bytes:
+    """A manifest's text from (digest, path) pairs."""
+    return "".join(f"{digest}  {_encode_path(path)}\n" for digest, path in entries).encode("utf-8")
+
+
+def manifest_entry(f: PackageFile, memo: MutableMapping[PackageFile, ManifestEntry] | None = None) -> ManifestEntry:
+    """The manifest entry of one payload file. A caller that builds a package more than
+    once from the same files (archiving seals a package twice: docs/metadata.md) passes
+    a ``memo``: it is keyed by the file itself, bytes included, so a digest is reused only
+    for the very same bytes."""
+    if memo is not None and (known := memo.get(f)) is not None:
+        return known
+    entry = ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type, size=len(f.data),
+                          sha256=sha256_hex(f.data), sm3=sm3_hex(f.data))
+    if memo is not None:
+        memo[f] = entry
+    return entry
 
 
 def build_bag(bag_name: str, files: list[PackageFile], bag_info: Mapping[str, str],
-              created: dt.datetime) -> tuple[bytes, list[ManifestEntry]]:
+              created: dt.datetime, *,
+              memo: MutableMapping[PackageFile, ManifestEntry] | None = None) -> tuple[bytes, list[ManifestEntry]]:
     """Build the bag as a zip whose single top folder is bag_name. Deterministic for
-    the same inputs (fixed member order and timestamps)."""
+    the same inputs (fixed member order and timestamps). Each payload file is hashed
+    once (its manifest entry gives both manifests), or not at all when ``memo`` holds it."""
     names = [f.name for f in files]
     if len(set(names)) != len(names):
         raise ValueError("duplicate file names in package")
     payload = [(f"data/{f.name}", f.data) for f in files]
-    manifest = [
-        ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type, size=len(f.data),
-                      sha256=sha256_hex(f.data), sm3=sm3_hex(f.data))
-        for f in files
-    ]
+    manifest = [manifest_entry(f, memo) for f in files]
     oxum = f"{sum(len(d) for _, d in payload)}.{len(payload)}"
     info = dict(bag_info)
     info.setdefault("Bagging-Date", created.date().isoformat())
@@ -75,8 +86,9 @@ def build_bag(bag_name: str, files: list[PackageFile], bag_info: Mapping[str, st
         ("bag-info.txt", "".join(f"{k}: {v}\n" for k, v in info.items()).encode("utf-8")),
     ]
     for alg in ALGORITHMS:
-        tags.append((f"manifest-{alg}.txt", _manifest(payload, alg)))
-    tagmanifests = [(f"tagmanifest-{alg}.txt", _manifest(tags, alg)) for alg in ALGORITHMS]
+        tags.append((f"manifest-{alg}.txt", _manifest((getattr(m, alg), m.path) for m in manifest)))
+    tagmanifests = [(f"tagmanifest-{alg}.txt", _manifest((fn(data), path) for path, data in tags))
+                    for alg, fn in ALGORITHMS.items()]
 
     buf = io.BytesIO()
     stamp = created.astimezone(dt.timezone.utc).timetuple()[:6]

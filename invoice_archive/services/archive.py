@@ -22,7 +22,7 @@ from invoice_archive.archive.codes import (
 from invoice_archive.archive.transfer import TransferItem, build_transfer
 from invoice_archive.archive.metadata import claim_xml, four_property_summary, item_metadata_xml, voucher_xml
 from invoice_archive.archive.posting_info import posting_info_xml
-from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag
+from invoice_archive.archive.package import ManifestEntry, PackageFile, build_bag, manifest_entry
 from invoice_archive.archive.retention import CATEGORIES
 from invoice_archive.archive.store import FileSystemStore, underlying_store
 from invoice_archive.db import utcnow
@@ -746,28 +746,29 @@ class ArchiveService:
         description = (f"红字冲销凭证 {voucher.display_number}（冲销 {voucher.reverses.display_number}）"
                        if voucher.red_flag else f"记账凭证 {voucher.display_number} 及其原始凭证")
 
+        digests: dict[PackageFile, ManifestEntry] = {}    # the payload is hashed once, not per seal
+
         def sealed(meta: dict[str, Any]) -> tuple[bytes, list[ManifestEntry]]:
             # the metadata describes every payload file before it, so it is built last
-            described = [ManifestEntry(path=f"data/{f.name}", role=f.role, media_type=f.media_type,
-                                       size=len(f.data), sha256=sha256_hex(f.data), sm3=sm3_hex(f.data)).as_dict()
-                         for f in files]
+            described = [manifest_entry(f, digests).as_dict() for f in files]
             return build_bag(str(code), [*files, PackageFile(f"{code}-metadata.xml", item_metadata_xml(meta, described),
                                                              "metadata", "application/xml")], {
                 "Source-Organization": org.name,
                 "External-Identifier": str(code),
                 "External-Description": description,
                 "Bag-Group-Identifier": class_code,
-            }, now)
+            }, now, memo=digests)
 
         # the four-property check of the package as assembled; its result goes into the
         # item's metadata (DA/T 94 7.5, E.1.4c), and the package that carries it is checked
         # again before it is registered (docs/metadata.md)
         registered = self._registered(code, voucher)   # nothing is registered between the two checks
+        memo: dict[Any, Any] = {}      # the payload's digests and parses, from the first check to the second
         for final in (False, True):
             bag, manifest = sealed(metadata)
             manifest_dicts = [m.as_dict() for m in manifest]
             report = check_package(bag, self._expected(code, manifest_dicts, bag, voucher, key, registered),
-                                   scanner=self.scanner, waivers=waivers)
+                                   scanner=self.scanner, waivers=waivers, memo=memo)
             if not report.registrable:
                 raise FourPropertyFailure(voucher, report)
             if not final:

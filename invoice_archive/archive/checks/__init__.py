@@ -48,11 +48,14 @@ from .registry import CHECKS, PROPERTIES, Check, check  # noqa: F401
 
 
 def check_package(bag_zip: bytes, expected: Mapping[str, Any] | None = None, *,
-                  scanner: VirusScanner | None = None, waivers: Iterable[Waiver] = ()) -> FourPropertyReport:
+                  scanner: VirusScanner | None = None, waivers: Iterable[Waiver] = (),
+                  memo: dict[Any, Any] | None = None) -> FourPropertyReport:
     """Run every registered four-property check on one archive package. ``waivers``
     (an archivist's, for checks that could not be performed) are attached to the
-    report; the package may be registered only when ``report.registrable``."""
-    pkg = open_package(bag_zip, expected or {}, scanner)
+    report; the package may be registered only when ``report.registrable``. A
+    ``memo`` shared by checks of packages that hold the same files spares hashing
+    and parsing the same bytes again (see :attr:`.context.Package.memo`)."""
+    pkg = open_package(bag_zip, expected or {}, scanner, memo)
     results = run_checks(pkg)
     archival_code = metadata_code(pkg) or (expected or {}).get("archival_code")
     return FourPropertyReport(archival_code, sha256_hex(bag_zip), results).with_waivers(waivers)

@@ -15,7 +15,6 @@ DA/T 94-2022 8.7 (docs/archival-codes.md) gives for accounting records:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from typing import Any
 
@@ -25,7 +24,7 @@ from invoice_archive.formats import InvoiceFormatError, xmlsafe
 from ..retention import BY_NAME
 from .context import (
     OPEN_MEDIA, REQUIRED_MANIFESTS, Package, element, is_voucher_item, metadata_code, metadata_files, record_file,
-    sniff,
+    member_digest, sniff,
 )
 from .registry import AUTHENTICITY, FAIL, NOT_PERFORMED, PASS, Outcome, check, outcome
 from .schema import (
@@ -37,15 +36,6 @@ PROPERTY = AUTHENTICITY
 
 # DA/T 94 8.7 (docs/archival-codes.md): [全宗号-]类别号-案卷号-件号; class code parts upper-case letters/digits joined by "·"
 CODE_RE = re.compile(r"^(?:(?P<fonds>[A-Z0-9]+)-)?(?P<cls>[A-Z0-9]+(?:·[A-Z0-9]+)*)-(?P<volume>\d{4})-(?P<item>\d{4})$")
-
-
-def _digest(algorithm: str, data: bytes) -> str | None:
-    if algorithm == "sm3":
-        return sm3_hex(data)
-    try:
-        return hashlib.new(algorithm, data).hexdigest()
-    except ValueError:
-        return None
 
 
 @check("GD-1-1", AUTHENTICITY, "固化信息有效性（清单摘要值）")
@@ -65,7 +55,7 @@ def gd_1_1_fixity(pkg: Package) -> Outcome:
                 if data is None:
                     problems.append(f"{path} 无法读取（{pkg.unreadable.get(path)}）")
                     continue
-                actual = _digest(alg, data)
+                actual = member_digest(pkg, alg, data)
                 if actual is None:
                     continue  # an algorithm this system lacks: neither proof nor disproof
                 checked += 1

@@ -33,15 +33,17 @@ never passed):
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
 REQUIRED_MANIFESTS = ("sha256", "sm3")
@@ -131,6 +133,10 @@ class Package:
     metadata_error: str | None = None
     virus_scan: Any = None               # (files scanned, the scanner's result), once scanned
     derived: dict[str, Any] = field(default_factory=dict)   # what several checks read, computed once
+    #: what depends on nothing but a member's bytes (digests, whether a file parses), keyed
+    #: by the bytes themselves: a caller that checks several packages holding the same
+    #: files gives them one memo (archiving checks each package twice: docs/metadata.md)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     @property
     def payload(self) -> dict[str, bytes]:
@@ -141,8 +147,11 @@ class Package:
         return sorted(k for k in self.infos if k.startswith("data/"))
 
 
-def open_package(raw: bytes, expected: Mapping[str, Any], scanner: VirusScanner | None = None) -> Package:
+def open_package(raw: bytes, expected: Mapping[str, Any], scanner: VirusScanner | None = None,
+                 memo: dict[Any, Any] | None = None) -> Package:
     pkg = Package(raw, expected, scanner)
+    if memo is not None:
+        pkg.memo = memo
     try:
         zf = zipfile.ZipFile(io.BytesIO(raw))
         infos = zf.infolist()
@@ -239,6 +248,34 @@ def _find_metadata(pkg: Package) -> None:
         pkg.metadata_error = f"元数据根元素应为 {METADATA_ROOT}，实际为 {xmlsafe.local(root.tag)}"
         return
     pkg.metadata = root
+
+
+def by_content(pkg: Package, name: str, data: bytes, fn: Callable[[bytes], Any]) -> Any:
+    """``fn(data)``, computed once per bytes within ``pkg``'s memo: only for what depends
+    on nothing but the bytes (the memo is keyed by them, so equal bytes share it)."""
+    key = (name, data)
+    try:
+        return pkg.memo[key]
+    except KeyError:
+        value = pkg.memo[key] = fn(data)
+        return value
+
+
+def _hexdigest(algorithm: str, data: bytes) -> str | None:
+    if algorithm == "sm3":
+        return sm3_hex(data)
+    if algorithm == "sha256":
+        return sha256_hex(data)
+    try:
+        return hashlib.new(algorithm, data).hexdigest()
+    except ValueError:
+        return None
+
+
+def member_digest(pkg: Package, algorithm: str, data: bytes) -> str | None:
+    """The hex digest of ``data`` in a manifest's ``algorithm`` (sm3, sha256, sha512 ...);
+    None for an algorithm this system lacks. Each member is hashed once per algorithm."""
+    return by_content(pkg, f"digest:{algorithm}", data, lambda d: _hexdigest(algorithm, d))
 
 
 # -- reading the parsed metadata -------------------------------------------------------------

@@ -19,11 +19,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from invoice_archive.digests import sha256_hex, sm3_hex
 from invoice_archive.formats import InvoiceFormatError, xmlsafe
 
 from ..retention import CATEGORIES, at_least_minimum
-from .context import REQUIRED_MANIFESTS, Package, element, is_voucher_item, metadata_files, record_file
+from .context import REQUIRED_MANIFESTS, Package, element, is_voucher_item, member_digest, metadata_files, record_file
 from .registry import FAIL, INTEGRITY, NOT_PERFORMED, Outcome, check, listed, outcome
 
 PROPERTY = INTEGRITY
@@ -239,7 +238,7 @@ def gd_2_7_content_digests(pkg: Package) -> Outcome:
             data = pkg.members.get(path)
             if data is None:
                 return None
-            actual[path] = (sha256_hex(data), sm3_hex(data))
+            actual[path] = (member_digest(pkg, "sha256", data), member_digest(pkg, "sm3", data))
         return actual[path]
 
     sources: list[tuple[str, Iterable[Mapping[str, Any]], str, str, str]] = []

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 
 from invoice_archive.formats import InvoiceFormatError, open_ofd, xmlsafe
 
-from .context import Package, sniff
+from .context import Package, by_content, sniff
 from .registry import FAIL, PASS, USABILITY, Outcome, check, outcome
 
 PROPERTY = USABILITY
@@ -56,26 +56,35 @@ def gd_3_4_readable(pkg: Package) -> Outcome:
         if data is None:
             problems.append(f"{rel} 无法从包中读出（{pkg.unreadable.get(rel)}）")
             continue
-        kind = sniff(data)
-        try:
-            if kind == "ofd":
-                ofd = open_ofd(data)
-                root_name = ofd.resolve_name("OFD.xml")
-                if root_name is None:
-                    raise InvoiceFormatError("ofd_invalid", reason="缺少 OFD.xml")
-                xmlsafe.parse(ofd[root_name], root_name)
-                ofd.check_all()
-            elif kind == "xml":
-                xmlsafe.parse(data, rel)
-            elif kind == "json":
-                json.loads(data.decode("utf-8"))
-            elif kind == "pdf" and b"%%EOF" not in data[-2048:]:
-                problems.append(f"{rel} PDF 不完整（缺少 %%EOF）")
-        except InvoiceFormatError as exc:
-            problems.append(f"{rel}：{exc.message}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(f"{rel} 无法解析：{exc}")
+        # the same file, the same bytes: the same answer (the memo is keyed by both)
+        problem = by_content(pkg, f"GD-3-4:{rel}", data, lambda d, rel=rel: _unreadable(rel, d))
+        if problem is not None:
+            problems.append(problem)
     return outcome(problems, f"{len(pkg.payload_names)} 个文件均可打开并解析")
+
+
+def _unreadable(rel: str, data: bytes) -> str | None:
+    """Why the file ``rel`` cannot be opened and parsed in its format, or None."""
+    kind = sniff(data)
+    try:
+        if kind == "ofd":
+            ofd = open_ofd(data)
+            root_name = ofd.resolve_name("OFD.xml")
+            if root_name is None:
+                raise InvoiceFormatError("ofd_invalid", reason="缺少 OFD.xml")
+            xmlsafe.parse(ofd[root_name], root_name)
+            ofd.check_all()
+        elif kind == "xml":
+            xmlsafe.parse(data, rel)
+        elif kind == "json":
+            json.loads(data.decode("utf-8"))
+        elif kind == "pdf" and b"%%EOF" not in data[-2048:]:
+            return f"{rel} PDF 不完整（缺少 %%EOF）"
+    except InvoiceFormatError as exc:
+        return f"{rel}：{exc.message}"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"{rel} 无法解析：{exc}"
+    return None
 
 
 def _zip_problems(label: str, infos: Iterable[zipfile.ZipInfo]) -> list[str]:

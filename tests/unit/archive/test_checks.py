@@ -108,6 +108,33 @@ def test_digest_mismatch(good):
     assert "验签报告" in report.result("GD-2-7").detail
 
 
+def test_a_shared_memo_gives_the_same_reports_and_never_hides_a_change(good):
+    """Archiving checks a package twice with one memo of what depends only on a
+    member's bytes; it is keyed by the bytes, so changed bytes are checked afresh."""
+    bag, expected = good
+    memo: dict = {}
+    first = check_package(bag, expected, memo=memo)
+    assert memo and first.to_dict() == check_package(bag, expected).to_dict()
+    assert check_package(bag, expected, memo=memo).to_dict() == first.to_dict()
+    name = f"{TOP}data/{CODE}-04-验签报告-01.json"
+
+    def edit(m):
+        m[name] = m[name].replace(b"valid", b"VALID")   # same size, different content
+
+    changed = check_package(rezip(bag, edit), expected, memo=memo)
+    assert {"GD-1-1", "GD-2-7"} <= failed(changed)
+    ofd = build_ofd_invoice()
+    with zipfile.ZipFile(io.BytesIO(ofd)) as zf:
+        inner = {info.filename: zf.read(info) for info in zf.infolist()}
+    inner["OFD.xml"] = b"<ofd:OFD><unclosed>"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for member, data in inner.items():
+            zf.writestr(member, data)
+    broken, broken_expected = make_bag(files=payload_files(original=buf.getvalue()))
+    assert failed(check_package(broken, broken_expected, memo=memo)) == {"GD-3-4"}
+
+
 def test_package_digest_before_and_after(good):
     bag, expected = good
     report = check_package(bag, {**expected, "package_sha256": "0" * 64})
