@@ -18,7 +18,10 @@ without it each voucher carries the archivist's waiver of GD-4-1/4-2. The
 fixity audit (SHA-256 and SM3 of every object) is compared with the hashing
 limit: SHA-256 + SM3 over the same bytes in memory. With --jobs N (PostgreSQL),
 N months are archived at once, each in its own process, as N archivists or
-workers would; peak RSS is then per process.
+workers would; peak RSS is then per process. After the run and after the audit
+it prints the CPU per voucher (per object audited) by who spent it: this
+benchmark's processes, PostgreSQL, and the rest of the machine, which with a
+local object store is mostly its server (benchmarks/proc_cpu.py).
 """
 from __future__ import annotations
 
@@ -34,7 +37,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import proc_cpu as cpu  # noqa: E402  (benchmarks/proc_cpu.py)
 from invoice_archive.archive.fixity import audit_fixity  # noqa: E402
 from invoice_archive.archive.store import FileSystemStore  # noqa: E402
 from invoice_archive.cli import alembic_config  # noqa: E402
@@ -183,7 +188,7 @@ def main() -> int:
         print(f"\narchiving {args.vouchers} vouchers ({args.vouchers * PER_VOUCHER} invoices), month by month"
               + (f", {args.jobs} months at once in {args.jobs} processes" if args.jobs > 1 else ""))
         print(f"{'months':>6} {'items':>7} {'items/s':>8} {'peak RSS MiB':>13}")
-        done, t0 = 0, time.perf_counter()
+        done, t0, cpu0 = 0, time.perf_counter(), cpu.snapshot()
         if args.jobs > 1:
             import multiprocessing as mp
 
@@ -200,16 +205,19 @@ def main() -> int:
         print(f"archived {done} items in {time.perf_counter() - t0:.1f} s: {done / (time.perf_counter() - t0):.1f} items/s"
               + (f"; {scanner.runs} clamscan runs for {done} packages checked twice each"
                  if scanner and args.jobs == 1 else ""))
+        # with --jobs the month processes have exited and been reaped: their CPU is counted
+        print(cpu.per_item(cpu.since(cpu0), done, "voucher"))
 
         with sessions() as db:
             expected = [tuple(r) for r in db.query(ArchiveItem.package_key, ArchiveItem.package_sha256,
                                                    ArchiveItem.package_size, ArchiveItem.package_sm3)]
             expected += [tuple(r) for r in db.query(Invoice.storage_key, Invoice.sha256, Invoice.size_bytes,
                                                     Invoice.sm3)]
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu.snapshot()
         workers = 16 if args.store else 1     # an object store answers after a round trip; files do not
         report = audit_fixity(store, expected, workers=workers)
         fixity_s = time.perf_counter() - t0
+        fixity_cpu = cpu.since(cpu0)
         assert report.passed
         total = sum(row[2] for row in expected)
         blobs = [store.get(row[0]) for row in expected[:2000]]
@@ -228,6 +236,7 @@ def main() -> int:
               f"{rate / 2**20:.1f} MiB/s ({len(expected) / fixity_s:.0f} objects/s, {workers} at once); in memory on the same "
               f"objects: SHA-256 {raw / 2**20:.1f} MiB/s, SHA-256 + SM3 {both / 2**20:.1f} MiB/s; the audit runs "
               f"at {rate / both:.0%} of the SHA-256 + SM3 limit (target >= 50%)")
+        print(cpu.per_item(fixity_cpu, len(expected), "object audited"))
     return 0
 
 
