@@ -123,15 +123,7 @@ def test_a_shared_memo_gives_the_same_reports_and_never_hides_a_change(good):
 
     changed = check_package(rezip(bag, edit), expected, memo=memo)
     assert {"GD-1-1", "GD-2-7"} <= failed(changed)
-    ofd = build_ofd_invoice()
-    with zipfile.ZipFile(io.BytesIO(ofd)) as zf:
-        inner = {info.filename: zf.read(info) for info in zf.infolist()}
-    inner["OFD.xml"] = b"<ofd:OFD><unclosed>"
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as zf:
-        for member, data in inner.items():
-            zf.writestr(member, data)
-    broken, broken_expected = make_bag(files=payload_files(original=buf.getvalue()))
+    broken, broken_expected = make_bag(files=payload_files(original=_ofd_with_broken_root()))
     assert failed(check_package(broken, broken_expected, memo=memo)) == {"GD-3-4"}
 
 
@@ -290,18 +282,20 @@ def test_unreadable_original():
     assert "GD-3-3" in failed(report) or "GD-3-4" in failed(report)
 
 
-def test_corrupt_ofd_is_unreadable():
-    ofd = build_ofd_invoice()
-    members = {}
-    with zipfile.ZipFile(io.BytesIO(ofd)) as zf:
-        for info in zf.infolist():
-            members[info.filename] = zf.read(info)
+def _ofd_with_broken_root() -> bytes:
+    """A synthetic OFD whose OFD.xml does not parse."""
+    with zipfile.ZipFile(io.BytesIO(build_ofd_invoice())) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
     members["OFD.xml"] = b"<ofd:OFD><unclosed>"
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
-    bag, expected = make_bag(files=payload_files(original=buf.getvalue()))
+    return buf.getvalue()
+
+
+def test_corrupt_ofd_is_unreadable():
+    bag, expected = make_bag(files=payload_files(original=_ofd_with_broken_root()))
     report = check_package(bag, expected)
     assert failed(report) == {"GD-3-4"}
     assert "原始凭证-01.ofd" in report.result("GD-3-4").detail

@@ -37,49 +37,24 @@ class TestS3StoreWithoutConditionalPut(StoreContract):
         return store_from_url(seaweed.url(s3_bucket, s3_prefix) + "&conditional=false", s3(seaweed.settings()))
 
 
-class _NoConditionalClient:
-    """A real client in front of a server that answers If-None-Match with 501."""
+class _ServerStandIn:
+    """A real client that counts the requests made through it, in front of a server that
+    honours If-None-Match (``condition="honoured"``, SeaweedFS itself), answers it with
+    501 (``"refused"``), or ignores it (``"ignored"``: the header never reaches it)."""
 
-    def __init__(self, client):
+    def __init__(self, client, *, condition="honoured"):
         self._client = client
+        self.condition = condition
+        self.calls: list[str] = []
         self.refused = 0
 
     def put_object(self, **kw):
-        if "IfNoneMatch" in kw:
+        self.calls.append("put")
+        if "IfNoneMatch" in kw and self.condition == "refused":
             self.refused += 1
             raise ClientError({"Error": {"Code": "NotImplemented", "Message": "If-None-Match"},
                                "ResponseMetadata": {"HTTPStatusCode": 501}}, "PutObject")
-        return self._client.put_object(**kw)
-
-    def __getattr__(self, name):
-        return getattr(self._client, name)
-
-
-def test_falls_back_when_the_server_lacks_conditional_put(seaweed, s3_bucket, s3_prefix):
-    client = _NoConditionalClient(seaweed.client())
-    store = S3Store(s3_bucket, f"{s3_prefix}/p", client=client)
-    assert store.put("a", b"1") is True
-    assert store.put("b", b"2") is True
-    assert client.refused == 1                     # remembered after the first refusal
-    with pytest.raises(ObjectExists):
-        store.put("a", b"other")
-    strict = S3Store(s3_bucket, f"{s3_prefix}/q", client=client, conditional="true")
-    with pytest.raises(StoreError):
-        strict.put("a", b"1")
-
-
-class _CountingClient:
-    """A real client that counts the requests made through it; with ``ignore_condition``
-    it stands for a server that ignores If-None-Match (it never sees the header)."""
-
-    def __init__(self, client, *, ignore_condition=False):
-        self._client = client
-        self.ignore_condition = ignore_condition
-        self.calls: list[str] = []
-
-    def put_object(self, **kw):
-        self.calls.append("put")
-        if self.ignore_condition:
+        if self.condition == "ignored":
             kw.pop("IfNoneMatch", None)
         return self._client.put_object(**kw)
 
@@ -95,8 +70,21 @@ class _CountingClient:
         return getattr(self._client, name)
 
 
+def test_falls_back_when_the_server_lacks_conditional_put(seaweed, s3_bucket, s3_prefix):
+    client = _ServerStandIn(seaweed.client(), condition="refused")
+    store = S3Store(s3_bucket, f"{s3_prefix}/p", client=client)
+    assert store.put("a", b"1") is True
+    assert store.put("b", b"2") is True
+    assert client.refused == 1                     # remembered after the first refusal
+    with pytest.raises(ObjectExists):
+        store.put("a", b"other")
+    strict = S3Store(s3_bucket, f"{s3_prefix}/q", client=client, conditional="true")
+    with pytest.raises(StoreError):
+        strict.put("a", b"1")
+
+
 def test_puts_need_no_head_once_the_server_has_refused_a_conditional_put(seaweed, s3_bucket, s3_prefix):
-    client = _CountingClient(seaweed.client())
+    client = _ServerStandIn(seaweed.client())
     store = S3Store(s3_bucket, f"{s3_prefix}/proof", client=client)
     assert store.put("a", b"1") is True
     # HEAD (absent), PUT, then the same PUT again, which the server refuses with 412
@@ -116,7 +104,7 @@ def test_puts_need_no_head_once_the_server_has_refused_a_conditional_put(seaweed
 
 
 def test_a_server_that_ignores_the_condition_is_found_out(seaweed, s3_bucket, s3_prefix):
-    client = _CountingClient(seaweed.client(), ignore_condition=True)
+    client = _ServerStandIn(seaweed.client(), condition="ignored")
     store = S3Store(s3_bucket, f"{s3_prefix}/ignoring", client=client)
     assert store.put("a", b"1") is True
     assert client.calls == ["head", "put", "put"]   # the second PUT was accepted: found out
